@@ -1,0 +1,38 @@
+"""Messages that are translated late, in the merchant's locale.
+
+Code that is pure (validators, the engine) cannot know which catalog to use, so it returns a
+``Msg``: an English msgid plus named parameters. Babel's extractor picks ``Msg("...")`` up as a
+keyword (see ``bot.i18n.extract``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Msg:
+    """An untranslated message: ``Msg("Send {n} more", n=2)``."""
+
+    __slots__ = ("msgid", "params")
+
+    def __init__(self, msgid: str, /, **params: Any) -> None:
+        self.msgid = msgid
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"Msg({self.msgid!r}, **{self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Msg) and other.msgid == self.msgid and other.params == self.params
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Invalid(Exception):
+    """Input refused; ``message`` says what was wrong and what is accepted."""
+
+    def __init__(self, message: Msg) -> None:
+        super().__init__(message.msgid)
+        self.message = message
