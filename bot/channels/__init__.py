@@ -1,0 +1,1 @@
+"""Messaging channels the bot speaks through."""
