@@ -47,12 +47,15 @@ def other_locale(locale: str) -> str:
 class Translator:
     """Translates ``Msg`` objects and msgids into one of the supported locales."""
 
-    def __init__(self, translations: Mapping[str, Translations]) -> None:
+    def __init__(
+        self, translations: Mapping[str, Translations], known: Mapping[str, set[str]]
+    ) -> None:
         self._translations = dict(translations)
+        self._known = dict(known)  # msgids with a usable (non-empty, non-fuzzy) translation
 
     @classmethod
     def load(cls, locales_dir: Path) -> Translator:
-        translations = {}
+        translations, known = {}, {}
         for locale in SUPPORTED:
             po_path = locales_dir / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
             if not po_path.is_file():
@@ -63,7 +66,11 @@ class Translator:
             write_mo(buffer, catalog)  # fuzzy entries are left out, as msgfmt does
             buffer.seek(0)
             translations[locale] = Translations(buffer, domain=DOMAIN)
-        return cls(translations)
+            known[locale] = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+        return cls(translations, known)
+
+    def has(self, locale: str, msgid: str) -> bool:
+        return msgid in self._known[locale]
 
     def translations(self, locale: str) -> Translations:
         return self._translations[locale]

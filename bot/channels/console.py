@@ -1,0 +1,124 @@
+"""The console channel: ``python -m bot chat``.
+
+Interactive for a person trying the bot; ``--json`` for programs: one JSON object a line in, one
+JSON object a line out (see the README for the contract).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.engine.messages import Msg
+from bot.engine.model import Choose, Event, Hello, Text, Upload
+from bot.service import Result, Service
+
+CHANNEL = "console"
+JSON_EXAMPLE = '{"text": "..."}, {"choice": "<id>"}, {"file": "<path>"}'
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    replies = []
+    for reply in result.replies:
+        item: dict[str, Any] = {
+            "text": reply.text,
+            "choices": [{"id": c.id, "label": c.label} for c in reply.choices],
+        }
+        if reply.document:
+            item["document"] = {"path": reply.document.path, "name": reply.document.name}
+        replies.append(item)
+    return {"replies": replies, "expects": result.expects.to_json()}
+
+
+class Console:
+    def __init__(self, service: Service, user: str, locale: str | None,
+                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+        self.service = service
+        self.user = user
+        self.locale = locale
+        self.stdin = stdin
+        self.stdout = stdout
+
+    async def send(self, event: Event) -> Result:
+        result = await self.service.handle(CHANNEL, self.user, event, locale=self.locale)
+        self.locale = None  # --lang applies once; afterwards /lang decides
+        return result
+
+    async def upload(self, path_text: str) -> Result:
+        path = Path(path_text).expanduser()
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError:
+            return await self.service.notice(
+                CHANNEL, self.user, Msg("I could not read the file {path}.", path=str(path)))
+        return await self.send(Upload(data, path.name))
+
+    async def readline(self) -> str | None:
+        line = await asyncio.to_thread(self.stdin.readline)
+        return line if line else None
+
+    # -- --json ------------------------------------------------------------------------
+    async def run_json(self) -> None:
+        self.emit_json(await self.send(Hello()))
+        while (line := await self.readline()) is not None:
+            if not line.strip():
+                continue
+            self.emit_json(await self.json_turn(line))
+
+    async def json_turn(self, line: str) -> Result:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if isinstance(message, dict):
+            if isinstance(message.get("text"), str):
+                return await self.send(Text(message["text"]))
+            if isinstance(message.get("choice"), str):
+                return await self.send(Choose(message["choice"]))
+            if isinstance(message.get("file"), str):
+                return await self.upload(message["file"])
+        return await self.service.notice(CHANNEL, self.user, Msg(
+            "I could not understand that line. Send one JSON object such as {example}.",
+            example=JSON_EXAMPLE))
+
+    def emit_json(self, result: Result) -> None:
+        self.stdout.write(json.dumps(result_json(result), ensure_ascii=False) + "\n")
+        self.stdout.flush()
+
+    # -- interactive -------------------------------------------------------------------
+    async def run_interactive(self) -> None:
+        result = await self.send(Hello())
+        while True:
+            self.show(result)
+            self.stdout.write("> ")
+            self.stdout.flush()
+            line = await self.readline()
+            if line is None:
+                self.stdout.write("\n")
+                return
+            result = await self.interactive_turn(line.strip(), result)
+
+    async def interactive_turn(self, line: str, last: Result) -> Result:
+        if line.startswith("/upload"):
+            return await self.upload(line[len("/upload"):].strip())
+        choices = [c for reply in last.replies for c in reply.choices]
+        if line.isdigit() and 1 <= int(line) <= len(choices):
+            return await self.send(Choose(choices[int(line) - 1].id))
+        return await self.send(Text(line))
+
+    def show(self, result: Result) -> None:
+        number = 0
+        for reply in result.replies:
+            self.stdout.write("\n" + reply.text + "\n")
+            for choice in reply.choices:
+                number += 1
+                self.stdout.write(f"  [{number}] {choice.label}\n")
+            if reply.document:
+                self.stdout.write(f"  → {reply.document.path}\n")
+        if result.expects.kind == "files":
+            hint = self.service.guide.render.text(
+                result.locale, Msg("(Send a file with /upload PATH)"))
+            self.stdout.write(hint + "\n")

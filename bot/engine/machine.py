@@ -1,0 +1,350 @@
+"""The state machine: ``Guide.handle(state, event, today) -> Outcome``.
+
+Pure: the guide is built once from the flows, the catalogs and the templates; a turn reads the
+merchant's state and an event and returns a new state, the replies and the effects for the service
+to persist. A refused input returns the state unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from bot.engine.files import check_file, describe_accept, human_size
+from bot.engine.messages import Invalid, Msg
+from bot.engine.model import (
+    FLOW_PREFIX,
+    Choice,
+    Choose,
+    DocumentRef,
+    DropDocuments,
+    Effect,
+    Expect,
+    Flow,
+    Hello,
+    Outcome,
+    Reply,
+    State,
+    Step,
+    StoreDocument,
+    Text,
+    Upload,
+)
+from bot.engine.render import Renderer
+from bot.engine.rules import EFFECTS, RULES
+from bot.engine.validators import VALIDATORS
+from bot.i18n import SUPPORTED, negotiate, other_locale
+
+MENU = "menu"
+MAX_AUTO_STEPS = 50  # a guard; the loader already refuses loops through silent steps
+COMMANDS = ("start", "back", "cancel", "status", "lang", "help")
+DONE_WORDS = {"done", "finish", "finished", "ok", "完成", "好了", "好", "结束", "没有了"}
+
+KEEP, CHANGE, DONE = "keep", "change", "done"
+
+
+class Guide:
+    def __init__(self, flows: Mapping[str, Flow], renderer: Renderer) -> None:
+        self.flows = dict(flows)
+        self.render = renderer
+
+    def handle(self, state: State, event: Any, today: date) -> Outcome:
+        turn = _Turn(self, copy.deepcopy(state), today)
+        turn.run(event)
+        return Outcome(turn.s, turn.replies, self.expects(turn.s), turn.effects)
+
+    def expects(self, state: State) -> Expect:
+        step = self.current_step(state)
+        if step is None:
+            return Expect("none")
+        ref = f"{state.flow}.{step.id}"
+        if state.pending.get("offer"):
+            return Expect("choice", ref)
+        if step.kind == "text":
+            return Expect("text", ref, validator=step.validator)
+        if step.kind == "files":
+            spec = step.files
+            return Expect(
+                "files", ref, accept=spec.rule.accept, max_bytes=spec.rule.max_bytes,
+                max_files=spec.max_files,
+            )
+        return Expect("choice", ref)
+
+    def current_step(self, state: State) -> Step | None:
+        flow = self.flows.get(state.flow or "")
+        step = flow.steps.get(state.step or "") if flow else None
+        return step if step is not None and step.is_question else None
+
+
+class _Turn:
+    def __init__(self, guide: Guide, state: State, today: date) -> None:
+        self.g = guide
+        self.s = state
+        self.today = today
+        self.replies: list[Reply] = []
+        self.effects: list[Effect] = []
+
+    # -- helpers -------------------------------------------------------------------------
+    def t(self, message: Msg | str) -> str:
+        return self.g.render.text(self.s.locale, message)
+
+    def say(self, *parts: Msg | str, choices: tuple[Choice, ...] = ()) -> None:
+        text = "\n\n".join(self.t(p) for p in parts if p)
+        self.replies.append(Reply(text, choices))
+
+    @property
+    def flow(self) -> Flow:
+        return self.g.flows[self.s.flow or MENU]
+
+    @property
+    def step(self) -> Step | None:
+        return self.g.current_step(self.s)
+
+    def docs(self, category: str) -> list[DocumentRef]:
+        return [d for d in self.s.documents if d.category == category]
+
+    # -- dispatch ------------------------------------------------------------------------
+    def run(self, event: Any) -> None:
+        if isinstance(event, Text) and event.text.strip().startswith("/"):
+            self.command(event.text.strip())
+        elif isinstance(event, Hello) or self.step is None:
+            self.hello()
+        elif isinstance(event, Text):
+            self.on_text(self.step, event.text.strip())
+        elif isinstance(event, Choose):
+            self.on_choice(self.step, event.id)
+        elif isinstance(event, Upload):
+            self.on_upload(self.step, event)
+
+    def hello(self) -> None:
+        if self.step is None:
+            self.enter_flow(MENU)
+        else:
+            self.say(Msg("Welcome back! Let's continue where you stopped."))
+            self.ask(self.step)
+
+    def command(self, line: str) -> None:
+        name, _, arg = line[1:].partition(" ")
+        name = name.split("@", 1)[0].lower()  # Telegram appends @botname in groups
+        if name in ("start", "menu"):
+            self.enter_flow(MENU)
+        elif name == "cancel":
+            if self.s.flow not in (None, MENU):
+                self.say(Msg("Stopped “{flow}”. Your answers and files are kept.",
+                             flow=Msg(self.flow.title)))
+            self.enter_flow(MENU)
+        elif name == "back":
+            self.back()
+        elif name == "lang":
+            wanted = negotiate(arg, default="") if arg.strip() else other_locale(self.s.locale)
+            self.s.locale = wanted if wanted in SUPPORTED else other_locale(self.s.locale)
+            self.say(Msg("Language switched to English."))
+            self.resume()
+        elif name == "status":
+            self.replies.append(self.g.render.status(self.s, self.g.flows))
+            self.resume()
+        elif name == "help":
+            self.say(Msg(
+                "Commands:\n/start: main menu\n/back: previous question, to change an answer\n"
+                "/cancel: stop this process (answers are kept)\n/status: where you are and "
+                "what is missing\n/lang: 中文 ⇄ English\n/help: this list"))
+            self.resume()
+        else:
+            self.say(Msg("Unknown command {command}. Commands: /start /back /cancel /status "
+                         "/lang /help", command="/" + name))
+            self.resume()
+
+    def resume(self) -> None:
+        step = self.step
+        if step is None:
+            self.enter_flow(MENU)
+        else:
+            self.ask(step)
+
+    def back(self) -> None:
+        if not self.s.stack:
+            self.say(Msg("There is no earlier question to go back to."))
+            self.resume()
+            return
+        ref = self.s.stack.pop()
+        flow_id, _, step_id = ref.partition(".")
+        self.s.flow, self.s.step = flow_id, step_id
+        self.s.pending = {}
+        step = self.flow.steps[step_id]
+        self.offer_existing(step, back=True)
+        self.ask(step)
+
+    # -- moving through the flow ---------------------------------------------------------
+    def enter_flow(self, flow_id: str) -> None:
+        self.s.flow = flow_id
+        if flow_id == MENU:
+            self.s.stack.clear()
+        self.enter(self.g.flows[flow_id].start)
+
+    def goto(self, target: str) -> None:
+        if target.startswith(FLOW_PREFIX):
+            self.enter_flow(target[len(FLOW_PREFIX):])
+        else:
+            self.enter(target)
+
+    def advance(self, step: Step, target: str | None = None) -> None:
+        """Leave the answered question ``step`` for ``target`` (or its next step)."""
+        self.s.stack.append(f"{self.s.flow}.{step.id}")
+        self.s.pending = {}
+        self.goto(target or step.next or f"{FLOW_PREFIX}{MENU}")
+
+    def enter(self, step_id: str) -> None:
+        for _ in range(MAX_AUTO_STEPS):
+            step = self.flow.steps[step_id]
+            self.s.step, self.s.pending = step.id, {}
+            if step.effect:
+                self.effects += EFFECTS[step.effect](self.s)
+            if step.is_question:
+                self.offer_existing(step, back=False)
+                self.ask(step)
+                return
+            if step.kind == "summary":
+                self.replies.append(self.g.render.summary(self.s, step, self.today, self.g.flows))
+            elif step.kind in ("info", "end"):
+                self.replies.append(self.g.render.info(self.s.locale, step))
+            if step.kind == "end":
+                self.enter_flow(MENU)
+                return
+            target = (
+                dict(step.cases)[RULES[step.rule][1](self.s, self.g.render.figures).outcome]
+                if step.kind == "branch" else step.next
+            )
+            if target.startswith(FLOW_PREFIX):
+                self.goto(target)
+                return
+            step_id = target
+        raise RuntimeError(f"flow {self.s.flow}: too many steps without a question")
+
+    def offer_existing(self, step: Step, *, back: bool) -> None:
+        """Answers belong to the merchant: offer what we have instead of asking blindly."""
+        if step.kind == "text" and step.answer_key(self.s.flow) in self.s.answers:
+            self.s.pending = {"offer": True, "back": back}
+        elif step.kind == "files" and self.docs(step.files.category):
+            self.s.pending = {"offer": True, "back": back}
+        elif step.kind == "choice" and back:
+            self.s.pending = {"back": True}
+
+    def ask(self, step: Step) -> None:
+        self.replies.append(self.g.render.question(self.s, self.flow, step))
+
+    # -- answers -------------------------------------------------------------------------
+    def on_text(self, step: Step, text: str) -> None:
+        if self.s.pending.get("offer"):
+            picked = self.g.render.match(self.s.locale, self.offer_options(step), text)
+            if picked:
+                self.on_choice(step, picked)
+                return
+            if step.kind == "files":
+                self.say(Msg("Please choose Keep or Replace, or send a new file."))
+                self.ask(step)
+                return
+        if step.kind == "text":
+            self.answer_text(step, text)
+        elif step.kind == "choice":
+            option = self.g.render.match(self.s.locale, step.options, text)
+            if option:
+                self.on_choice(step, option)
+            else:
+                self.say(Msg("Please pick one of the options: tap a button or send its "
+                             "number."))
+                self.ask(step)
+        elif text.casefold() in DONE_WORDS:
+            self.on_choice(step, DONE)
+        else:
+            self.say(Msg("This step expects files, not text. Send a file, or choose Done "
+                         "when you have sent them all."))
+            self.ask(step)
+
+    def answer_text(self, step: Step, text: str) -> None:
+        validator = VALIDATORS[step.validator]
+        try:
+            value = validator.parse(text)
+        except Invalid as refused:
+            self.say(refused.message)
+            self.ask(step)
+            return
+        self.s.answers[step.answer_key(self.s.flow)] = value
+        self.advance(step)
+
+    def offer_options(self, step: Step) -> tuple[Choice, ...]:
+        return self.g.render.offer_choices(self.s.locale, step)
+
+    def on_choice(self, step: Step, choice_id: str) -> None:
+        if self.s.pending.get("offer") and choice_id in (KEEP, CHANGE):
+            if choice_id == KEEP:
+                self.advance(step)
+                return
+            if step.kind == "files":
+                self.effects.append(DropDocuments(step.files.category))
+                self.s.documents = [
+                    d for d in self.s.documents if d.category != step.files.category
+                ]
+            self.s.pending = {}
+            self.ask(step)
+            return
+        if step.kind == "choice" and step.option(choice_id):
+            option = step.option(choice_id)
+            if step.answer:
+                self.s.answers[step.answer] = option.id
+            self.advance(step, option.next)
+            return
+        if step.kind == "files" and choice_id == DONE:
+            self.files_done(step)
+            return
+        self.say(Msg("That choice belongs to an earlier question; here is the current one."))
+        self.ask(step)
+
+    def files_done(self, step: Step) -> None:
+        have = len(self.docs(step.files.category))
+        if have < step.files.min_files:
+            self.say(Msg("I still need at least {count} more file(s) here before we go on.",
+                         count=step.files.min_files - have))
+            self.ask(step)
+            return
+        self.advance(step)
+
+    def on_upload(self, step: Step, upload: Upload) -> None:
+        if step.kind != "files":
+            self.say(Msg("This step does not take files."))
+            self.ask(step)
+            return
+        spec = step.files
+        have = self.docs(spec.category)
+        if len(have) >= spec.max_files:
+            self.say(Msg("This step takes at most {max} file(s) and you have sent {max}. "
+                         "Choose Done to go on.", max=spec.max_files))
+            self.ask(step)
+            return
+        try:
+            checked = check_file(upload.data, upload.name, spec.rule)
+        except Invalid as refused:
+            self.say(refused.message, Msg("This step accepts: {accepted}, up to {limit}.",
+                                          accepted=describe_accept(spec.rule.accept),
+                                          limit=human_size(spec.rule.max_bytes)))
+            return
+        if any(d.sha256 == checked.sha256 for d in have):
+            self.say(Msg("You have already sent this file here; it is not stored twice."))
+            return
+        ref = DocumentRef(checked.sha256, spec.category, upload.name, checked.kind, checked.size)
+        self.s.documents.append(ref)
+        self.effects.append(StoreDocument(ref, upload.data, f"{self.s.flow}.{step.id}"))
+        self.s.pending = {}
+        notes: list[Msg | str] = [Msg("Received {name} ({size}): {count} of at most {max}.",
+                                      name=upload.name, size=human_size(checked.size),
+                                      count=len(have) + 1, max=spec.max_files)]
+        notes += checked.warnings
+        if upload.compressed and spec.rule.recommend_bytes:
+            notes.append(Msg("Tip: the messenger compressed this photo. Sending the scan as a "
+                             "file keeps it sharp."))
+        self.say(*notes)
+        if len(have) + 1 >= spec.max_files:
+            self.advance(step)
+        else:
+            self.ask(step)

@@ -1,0 +1,228 @@
+"""Turning steps and state into text: prompts, progress, breadcrumbs, /status, summaries.
+
+Rendering is apart from deciding (``machine.py``) and from sending (the channels).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from jinja2 import Environment
+
+from bot.engine.files import describe_accept, human_size
+from bot.engine.messages import Msg
+from bot.engine.model import Choice, Flow, Option, Reply, State, Step
+from bot.engine.rules import RULES
+from bot.engine.validators import VALIDATORS
+from bot.i18n import SUPPORTED, Translator
+
+BREADCRUMB = " › "
+KEEP = Option("keep", "Keep", None)
+CHANGE = Option("change", "Change", None)
+REPLACE = Option("change", "Replace", None)
+DONE = Option("done", "Done", None)
+
+
+class Renderer:
+    def __init__(
+        self,
+        translator: Translator,
+        templates: Mapping[str, Environment],
+        figures: Mapping[str, str],
+    ) -> None:
+        self.translator = translator
+        self.templates = dict(templates)
+        self.figures = dict(figures)
+
+    # -- plain text ----------------------------------------------------------------------
+    def text(self, locale: str, message: Msg | str) -> str:
+        return self.translator(locale, message, **self.figures)
+
+    def label(self, locale: str, option: Option) -> str:
+        return self.translator(locale, option.label)
+
+    def breadcrumb(self, locale: str, path: Iterable[str]) -> str:
+        return BREADCRUMB.join(self.translator(locale, label) for label in path)
+
+    def _body(self, locale: str, step: Step) -> list[str]:
+        parts = [self.text(locale, step.text)] if step.text else []
+        if step.menu_path:
+            parts.append(self.text(locale, Msg("Where: {path}",
+                                               path=self.breadcrumb(locale, step.menu_path))))
+        if step.text and _placeholders(step.text) & set(self.figures):
+            parts.append(self.text(locale, Msg(
+                "Figures are typical values, last reviewed {reviewed}; the page in your "
+                "backend is authoritative.")))
+        return parts
+
+    def info(self, locale: str, step: Step) -> Reply:
+        return Reply("\n\n".join(self._body(locale, step)))
+
+    # -- questions -----------------------------------------------------------------------
+    def question(self, state: State, flow: Flow, step: Step) -> Reply:
+        loc = state.locale
+        parts = []
+        questions = flow.questions()
+        if flow.id != "menu":
+            parts.append(self.text(loc, Msg("{flow} · question {k} of {n}",
+                                            flow=Msg(flow.title),
+                                            k=questions.index(step) + 1, n=len(questions))))
+        parts += self._body(loc, step)
+        choices: list[Option] = []
+        if step.kind == "text":
+            parts.append(self.text(loc, Msg("Example: {example}",
+                                            example=VALIDATORS[step.validator].example)))
+        elif step.kind == "choice":
+            choices = list(step.options)
+        elif step.kind == "files":
+            spec = step.files
+            have = sum(1 for d in state.documents if d.category == spec.category)
+            parts.append(self.text(loc, Msg("Accepted: {accepted}, up to {limit} a file.",
+                                            accepted=describe_accept(spec.rule.accept),
+                                            limit=human_size(spec.rule.max_bytes))))
+            if spec.max_files > 1:
+                parts.append(self.text(loc, Msg(
+                    "Send them one by one or several at once, at most {max}; received so far: "
+                    "{have}. Choose Done when you have sent them all.",
+                    max=spec.max_files, have=have)))
+            if spec.min_files == 0:
+                parts.append(self.text(loc, Msg("This one is optional: choose Done to skip.")))
+            if spec.max_files > 1 or spec.min_files == 0:
+                choices = [DONE]
+        pending = state.pending
+        if pending.get("offer"):
+            value = self.answer_text(state, flow, step)
+            intro = (Msg("Your previous answer: {value}", value=value) if pending.get("back")
+                     else Msg("We already have: {value}", value=value))
+            parts.append(self.text(loc, intro))
+            parts.append(self.text(loc, Msg("Keep it, or change it?")))
+            choices = list(self.offer_options(step))
+        elif pending.get("back") and step.kind == "choice":
+            value = self.answer_text(state, flow, step)
+            if value:
+                parts.append(self.text(loc, Msg("Your previous answer: {value}", value=value)))
+        return Reply("\n\n".join(parts), self.choices(loc, choices))
+
+    def offer_options(self, step: Step) -> tuple[Option, ...]:
+        return (KEEP, REPLACE if step.kind == "files" else CHANGE)
+
+    def offer_choices(self, locale: str, step: Step) -> tuple[Option, ...]:
+        return self.offer_options(step)
+
+    def choices(self, locale: str, options: Iterable[Option]) -> tuple[Choice, ...]:
+        return tuple(Choice(o.id, self.label(locale, o)) for o in options)
+
+    def match(self, locale: str, options: Iterable[Option], text: str) -> str | None:
+        """The option a typed answer means: its number, its id or its label in any language."""
+        options = list(options)
+        wanted = text.strip().rstrip(".。").casefold()
+        if wanted.isdigit() and 1 <= int(wanted) <= len(options):
+            return options[int(wanted) - 1].id
+        for option in options:
+            labels = {self.label(loc, option).casefold() for loc in SUPPORTED}
+            if wanted == option.id.casefold() or wanted in labels:
+                return option.id
+        return None
+
+    # -- answers as text -----------------------------------------------------------------
+    def answer_text(self, state: State, flow: Flow, step: Step) -> str:
+        loc = state.locale
+        if step.kind == "files":
+            docs = [d for d in state.documents if d.category == step.files.category]
+            return ", ".join(f"{d.name} ({human_size(d.size)})" for d in docs)
+        value = state.answers.get(step.answer_key(flow.id))
+        if value is None:
+            return ""
+        if step.kind == "text":
+            return VALIDATORS[step.validator].display(value, loc)
+        option = step.option(str(value))
+        return self.label(loc, option) if option else str(value)
+
+    def shown_answers(self, state: State, flows: Mapping[str, Flow]) -> dict[str, str]:
+        """Every answer, formatted for the merchant's locale; ID numbers masked."""
+        shown: dict[str, str] = {}
+        for flow in flows.values():
+            for step in flow.questions():
+                if step.kind != "files" and step.answer_key(flow.id) in state.answers:
+                    shown[step.answer_key(flow.id)] = self.answer_text(state, flow, step)
+        return shown
+
+    # -- /status -------------------------------------------------------------------------
+    def status(self, state: State, flows: Mapping[str, Flow]) -> Reply:
+        loc = state.locale
+        flow = flows.get(state.flow or "")
+        if flow is None or flow.id == "menu" or state.step not in flow.steps:
+            parts = [self.text(loc, Msg("You are at the main menu; no process is under way."))]
+        else:
+            questions = flow.questions()
+            step = flow.steps[state.step]
+            k = questions.index(step) + 1 if step in questions else len(questions)
+            parts = [self.text(loc, Msg("{flow} · question {k} of {n}", flow=Msg(flow.title),
+                                        k=k, n=len(questions)))]
+            done, missing = [], []
+            for q in questions:
+                name = self.text(loc, q.files.label if q.kind == "files" else (q.label or ""))
+                if not name:
+                    continue
+                value = self.answer_text(state, flow, q)
+                (done if value else missing).append((name, value))
+            if done:
+                parts.append(self.text(loc, Msg("Collected:")) + "\n" + "\n".join(
+                    f"• {name}: {value}" for name, value in done))
+            if missing:
+                parts.append(self.text(loc, Msg("Still missing:")) + "\n" + "\n".join(
+                    f"• {name}" for name, _ in missing))
+        if state.certifications:
+            lines = [
+                f"• {self.text(loc, CERT_NAMES.get(kind, kind))}: "
+                f"{self.text(loc, STATUS_NAMES.get(c['status'], c['status']))}"
+                for kind, c in state.certifications.items()
+            ]
+            parts.append(self.text(loc, Msg("Review status you reported:")) + "\n"
+                         + "\n".join(lines))
+        return Reply("\n\n".join(parts))
+
+    # -- summaries -----------------------------------------------------------------------
+    def summary(
+        self, state: State, step: Step, today: date, flows: Mapping[str, Flow]
+    ) -> Reply:
+        env = self.templates[state.locale]
+        checks = {name: rule(state, self.figures) for name, (_, rule) in RULES.items()}
+        context: dict[str, Any] = {
+            "answers": state.answers,
+            "shown": self.shown_answers(state, flows),
+            "doc_label": {
+                s.files.category: self.text(state.locale, s.files.label)
+                for f in flows.values() for s in f.steps.values() if s.files
+            },
+            "documents": state.documents,
+            "certifications": state.certifications,
+            "figures": self.figures,
+            "checks": checks,
+            "today": today,
+            "t": lambda message: self.text(state.locale, message),
+            "size": human_size,
+        }
+        return Reply(env.get_template(step.template).render(context).strip())
+
+
+CERT_NAMES = {
+    "basic": Msg("Basic certification"),
+    "factory": Msg("Factory certification"),
+    "trade": Msg("Trade capability certification"),
+    "strength_merchant": Msg("Strength Merchant"),
+}
+STATUS_NAMES = {
+    "pending": Msg("待审核 (waiting for review)"),
+    "in_review": Msg("审核中 (in review)"),
+    "passed": Msg("通过 (passed)"),
+    "rejected": Msg("未通过 (rejected)"),
+    "needs_more": Msg("需补充材料 (more material needed)"),
+}
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}

@@ -1,0 +1,135 @@
+"""Named rules for computed branches and named effects, resolved from the flow files by name.
+
+The thresholds come from ``dialogs/figures.yaml`` so an operator can correct them without a
+release; the rules only compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.engine.messages import Msg
+from bot.engine.model import RecordCertification, State
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One unmet condition and how to close it."""
+
+    key: str
+    problem: Msg
+    remedy: Msg
+    required: bool  # False: favoured, not a prerequisite
+
+
+@dataclass(frozen=True)
+class Check:
+    outcome: str
+    gaps: tuple[Gap, ...] = ()
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def export_in_usd(money: Any, figures: Mapping[str, str]) -> Decimal | None:
+    """The export value in USD, converted at the operator's typical rate when needed."""
+    if not isinstance(money, dict):
+        return None
+    amount = _decimal(money.get("amount"))
+    currency = money.get("currency", "USD")
+    if amount is None:
+        return None
+    if currency == "USD":
+        return amount
+    rate = _decimal(figures.get(f"usd_per_{currency.lower()}"))
+    return amount * rate if rate is not None else None
+
+
+def strength_merchant(state: State, figures: Mapping[str, str]) -> Check:
+    """F-SM-2/4/5/11: which conditions the merchant's answers leave unmet."""
+    a = state.answers
+    gaps: list[Gap] = []
+    if a.get("sm_basic") != "passed":
+        gaps.append(Gap(
+            "basic",
+            Msg("Basic certification has not passed yet."),
+            Msg("Complete basic certification first (main menu › Basic certification); "
+                "it is a prerequisite."),
+            True,
+        ))
+    if a.get("sm_deep") not in ("factory", "trade", "both"):
+        gaps.append(Gap(
+            "deep",
+            Msg("No in-depth certification (factory or trade capability) has passed."),
+            Msg("Pass at least one in-depth certification: factory certification or trade "
+                "capability certification."),
+            True,
+        ))
+    if a.get("sm_membership") != "gold":
+        gaps.append(Gap(
+            "membership",
+            Msg("You are not a paid member (e.g. Gold Supplier)."),
+            Msg("Paid members are favoured and free accounts may be limited; upgrading your "
+                "membership usually raises the pass rate."),
+            False,
+        ))
+    exports = export_in_usd(a.get("sm_exports"), figures)
+    threshold = Decimal(figures["sm_export_usd"])
+    if exports is None or exports < threshold:
+        gaps.append(Gap(
+            "exports",
+            Msg("Annual exports are below the typical bar of about {sm_export_usd_text}.",
+                sm_export_usd_text=figures["sm_export_usd_text"]),
+            Msg("Build a stable export record: win more export orders through P4P ads or RFQ "
+                "(Request for Quotation), and keep orders and customs declarations on file."),
+            True,
+        ))
+    rate = a.get("sm_response_rate")
+    if not isinstance(rate, (int, float)) or rate * 100 <= float(figures["sm_response_pct"]):
+        gaps.append(Gap(
+            "response",
+            Msg("Inquiry response rate is not above {sm_response_pct}%.",
+                sm_response_pct=figures["sm_response_pct"]),
+            Msg("Answer every inquiry quickly to lift the response rate above "
+                "{sm_response_pct}%.", sm_response_pct=figures["sm_response_pct"]),
+            True,
+        ))
+    rating = a.get("sm_rating")
+    if not isinstance(rating, (int, float)) or rating <= float(figures["sm_rating"]):
+        gaps.append(Gap(
+            "rating",
+            Msg("Buyer rating is not above {sm_rating} stars.", sm_rating=figures["sm_rating"]),
+            Msg("Raise buyer ratings above {sm_rating} stars: follow up every order and ask "
+                "satisfied buyers for a review.", sm_rating=figures["sm_rating"]),
+            True,
+        ))
+    required = [g for g in gaps if g.required]
+    return Check("gaps" if required else "ready", tuple(gaps))
+
+
+RULES: dict[str, tuple[tuple[str, ...], Callable[[State, Mapping[str, str]], Check]]] = {
+    "strength_merchant": (("ready", "gaps"), strength_merchant),
+}
+
+
+def record_status(state: State) -> list[RecordCertification]:
+    """Remember what the merchant reported on the review status of a certification."""
+    kind = state.answers.get("status_cert")
+    status = state.answers.get("status_value")
+    if not kind or not status:
+        return []
+    reason = state.answers.get("status_reason") if status == "rejected" else None
+    state.certifications[kind] = {"status": status, "reason": reason}
+    return [RecordCertification(kind=kind, status=status, reason=reason)]
+
+
+EFFECTS: dict[str, Callable[[State], list[RecordCertification]]] = {
+    "record_status": record_status,
+}

@@ -1,0 +1,226 @@
+"""The one entry point every channel calls: ``Service.handle(channel, user_key, event)``.
+
+It serialises each merchant's events, loads the state, runs the pure engine, stores files, and
+writes the state, the documents, the certifications and the processed-update mark in one
+transaction. Replies are returned only after that transaction committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine.machine import Guide
+from bot.engine.messages import Msg
+from bot.engine.model import (
+    DocumentRef,
+    DropDocuments,
+    Event,
+    Expect,
+    RecordCertification,
+    Reply,
+    State,
+    StoreDocument,
+)
+from bot.i18n import negotiate
+from bot.store.db import Database
+from bot.store.files import FileStore
+from bot.store.models import Certification, Document, Merchant, ProcessedUpdate
+
+log = logging.getLogger(__name__)
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Another worker wrote this conversation first; the event is retried on fresh state."""
+
+
+@dataclass
+class Result:
+    replies: list[Reply]
+    expects: Expect
+    locale: str
+    duplicate: bool = False  # the update was applied before; nothing changed
+    documents: list[DocumentRef] = field(default_factory=list)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Service:
+    def __init__(
+        self,
+        guide: Guide,
+        db: Database,
+        files: FileStore,
+        *,
+        default_locale: str = "zh_CN",
+        timezone: str = "Asia/Shanghai",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.guide = guide
+        self.db = db
+        self.files = files
+        self.default_locale = default_locale
+        self.timezone = timezone
+        self.clock = clock  # naive UTC
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def _lock(self, channel: str, user_key: str) -> asyncio.Lock:
+        key = (channel, user_key)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def handle(
+        self,
+        channel: str,
+        user_key: str,
+        event: Event,
+        *,
+        update_id: str | None = None,
+        language: str | None = None,
+        locale: str | None = None,
+    ) -> Result:
+        """Apply ``event`` for one merchant. ``language`` is a hint for a new merchant (e.g. a
+        Telegram ``language_code``); ``locale`` forces the merchant's locale."""
+        async with self._lock(channel, user_key):
+            for attempt in range(3):
+                try:
+                    return await self._apply(channel, user_key, event, update_id, language,
+                                             locale)
+                except ConcurrentUpdate:
+                    log.warning("concurrent write on a conversation, retry %d", attempt + 1)
+            raise ConcurrentUpdate(channel)
+
+    async def notice(self, channel: str, user_key: str, message: Msg) -> Result:
+        """Tell the merchant something outside the flow (e.g. an unreadable input) and repeat
+        the current question; the state is not changed."""
+        async with self.db.session() as session:
+            merchant = await self._merchant(session, channel, user_key)
+            state = await self._state(session, merchant) if merchant else State(
+                self.default_locale)
+        text = self.guide.render.text(state.locale, message)
+        step = self.guide.current_step(state)
+        replies = [Reply(text)]
+        if step is not None:
+            replies.append(self.guide.render.question(state, self.guide.flows[state.flow], step))
+        return Result(replies, self.guide.expects(state), state.locale)
+
+    async def _apply(self, channel, user_key, event, update_id, language, locale) -> Result:
+        now = self.clock()
+        async with self.db.session() as session, session.begin():
+            if update_id is not None and await self._seen(session, channel, update_id):
+                merchant = await self._merchant(session, channel, user_key)
+                locale_now = merchant.locale if merchant else self.default_locale
+                return Result([], Expect("none"), locale_now, duplicate=True)
+            merchant = await self._merchant(session, channel, user_key)
+            if merchant is None:
+                merchant = Merchant(
+                    channel=channel, user_key=user_key,
+                    locale=negotiate(locale or language, self.default_locale),
+                    timezone=self.timezone, state={}, version=0, created_at=now, updated_at=now,
+                )
+                session.add(merchant)
+                await session.flush()
+            state = await self._state(session, merchant)
+            if locale:
+                state.locale = negotiate(locale, state.locale)
+            today = self.today(merchant.timezone, now)
+            outcome = self.guide.handle(state, event, today)
+            await self._persist_effects(session, merchant, outcome.effects, now)
+            version = merchant.version
+            result = await session.execute(
+                update(Merchant)
+                .where(Merchant.id == merchant.id, Merchant.version == version)
+                .values(state=outcome.state.to_json(), locale=outcome.state.locale,
+                        version=version + 1, updated_at=now)
+            )
+            if result.rowcount != 1:
+                raise ConcurrentUpdate(channel)
+            if update_id is not None:
+                session.add(ProcessedUpdate(channel=channel, update_key=update_id,
+                                            created_at=now))
+            try:
+                await session.flush()
+            except IntegrityError as exc:  # the same update applied by another worker
+                raise ConcurrentUpdate(channel) from exc
+        log.info("%s event %s -> %s.%s", channel, type(event).__name__,
+                 outcome.state.flow, outcome.state.step)
+        return Result(outcome.replies, outcome.expects, outcome.state.locale,
+                      documents=outcome.state.documents)
+
+    def today(self, timezone: str, now: datetime) -> date:
+        return now.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
+
+    async def _seen(self, session: AsyncSession, channel: str, update_id: str) -> bool:
+        found = await session.scalar(
+            select(ProcessedUpdate.id).where(
+                ProcessedUpdate.channel == channel, ProcessedUpdate.update_key == update_id
+            )
+        )
+        return found is not None
+
+    async def _merchant(self, session: AsyncSession, channel: str, user_key: str):
+        return await session.scalar(
+            select(Merchant).where(Merchant.channel == channel, Merchant.user_key == user_key)
+        )
+
+    async def _state(self, session: AsyncSession, merchant: Merchant) -> State:
+        data = merchant.state or {}
+        docs = await session.scalars(
+            select(Document).where(Document.merchant_id == merchant.id).order_by(Document.id)
+        )
+        certs = await session.scalars(
+            select(Certification).where(Certification.merchant_id == merchant.id)
+        )
+        return State(
+            locale=merchant.locale,
+            flow=data.get("flow"),
+            step=data.get("step"),
+            answers=dict(data.get("answers", {})),
+            stack=list(data.get("stack", [])),
+            pending=dict(data.get("pending", {})),
+            documents=[DocumentRef(d.sha256, d.category, d.name, d.kind, d.size) for d in docs],
+            certifications={c.kind: {"status": c.status, "reason": c.reason} for c in certs},
+        )
+
+    async def _persist_effects(self, session, merchant, effects, now) -> None:
+        for effect in effects:
+            if isinstance(effect, StoreDocument):
+                ref = effect.ref
+                await asyncio.to_thread(self.files.put, ref.sha256, ref.kind, effect.data)
+                session.add(Document(
+                    merchant_id=merchant.id, category=ref.category, step=effect.step,
+                    name=ref.name, kind=ref.kind, size=ref.size, sha256=ref.sha256,
+                    created_at=now,
+                ))
+            elif isinstance(effect, DropDocuments):
+                await session.execute(delete(Document).where(
+                    Document.merchant_id == merchant.id, Document.category == effect.category
+                ))
+            elif isinstance(effect, RecordCertification):
+                await self._record_certification(session, merchant.id, effect, now)
+
+    async def _record_certification(self, session, merchant_id, effect, now) -> None:
+        row = await session.scalar(select(Certification).where(
+            Certification.merchant_id == merchant_id, Certification.kind == effect.kind
+        ))
+        if row is None:
+            session.add(Certification(merchant_id=merchant_id, kind=effect.kind,
+                                      status=effect.status, reason=effect.reason,
+                                      updated_at=now))
+        else:
+            row.status, row.reason, row.updated_at = effect.status, effect.reason, now
