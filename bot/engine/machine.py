@@ -114,7 +114,11 @@ class _Turn:
         elif isinstance(event, Text):
             self.on_text(self.step, event.text.strip())
         elif isinstance(event, Choose):
-            self.on_choice(self.step, event.id)
+            if event.step and event.step != f"{self.s.flow}.{self.step.id}":
+                self.say(Msg("That question was already answered; here is the current one."))
+                self.ask(self.step)
+            else:
+                self.on_choice(self.step, event.id)
         elif isinstance(event, Upload):
             self.on_upload(self.step, event)
 

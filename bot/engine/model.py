@@ -113,6 +113,7 @@ class Text:
 @dataclass(frozen=True)
 class Choose:
     id: str
+    step: str | None = None  # "flow.step" the button belonged to, when the channel knows it
 
 
 @dataclass(frozen=True)
