@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine.machine import Guide
+from bot.engine.machine import HELP, Guide
 from bot.engine.messages import Msg
 from bot.engine.model import (
     DocumentRef,
@@ -30,6 +30,8 @@ from bot.engine.model import (
     Reply,
     State,
     StoreDocument,
+    Text,
+    Choose,
 )
 from bot.i18n import negotiate
 from bot.store.db import Database
@@ -37,6 +39,7 @@ from bot.store.files import FileStore
 from bot.store.models import Certification, Document, Merchant, ProcessedUpdate
 
 log = logging.getLogger(__name__)
+
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -50,6 +53,24 @@ class Result:
     locale: str
     duplicate: bool = False  # the update was applied before; nothing changed
     documents: list[DocumentRef] = field(default_factory=list)
+
+
+@dataclass
+class Turn:
+    """What a command handler outside the engine gets: it runs inside the event's transaction."""
+
+    service: Service
+    session: AsyncSession
+    merchant: Merchant
+    state: State
+    event: Event
+    arg: str
+    now: datetime
+
+
+# A handler returns replies; the service then repeats the current question. It may change
+# ``turn.state`` (saved with the event) and write rows through ``turn.session``.
+Handler = Callable[[Turn], Awaitable[list[Reply]]]
 
 
 def utcnow() -> datetime:
@@ -73,6 +94,10 @@ class Service:
         self.default_locale = default_locale
         self.timezone = timezone
         self.clock = clock  # naive UTC
+        self.commands: dict[str, Handler] = {}  # "/name" handled outside the engine
+        self.choice_prefixes: dict[str, Handler] = {}  # Choose ids "prefix:..." likewise
+        self.command_help: dict[str, Msg] = {}  # one line of /help for each of those commands
+        self.commands["help"] = self._help
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -139,7 +164,14 @@ class Service:
             if locale:
                 state.locale = negotiate(locale, state.locale)
             today = self.today(merchant.timezone, now)
-            outcome = self.guide.handle(state, event, today)
+            handler, arg = self._handler_for(event)
+            if handler is not None:
+                turn = Turn(self, session, merchant, state, event, arg, now)
+                replies = await handler(turn)
+                outcome = self.guide.handle(turn.state, Text("/repeat"), today)
+                outcome.replies[:0] = replies
+            else:
+                outcome = self.guide.handle(state, event, today)
             await self._persist_effects(session, merchant, outcome.effects, now)
             version = merchant.version
             result = await session.execute(
@@ -161,6 +193,26 @@ class Service:
                  outcome.state.flow, outcome.state.step)
         return Result(outcome.replies, outcome.expects, outcome.state.locale,
                       documents=outcome.state.documents)
+
+    def add_command(self, name: str, handler: Handler, help_line: Msg) -> None:
+        self.commands[name] = handler
+        self.command_help[name] = help_line
+
+    async def _help(self, turn: Turn) -> list[Reply]:
+        render = self.guide.render
+        lines = [render.text(turn.state.locale, HELP)]
+        lines += [render.text(turn.state.locale, m) for m in self.command_help.values()]
+        return [Reply("\n".join(lines))]
+
+    def _handler_for(self, event: Event) -> tuple[Handler | None, str]:
+        if isinstance(event, Text) and event.text.strip().startswith("/"):
+            name, _, arg = event.text.strip()[1:].partition(" ")
+            handler = self.commands.get(name.split("@", 1)[0].lower())
+            return handler, arg.strip()
+        if isinstance(event, Choose) and ":" in event.id:
+            prefix, _, arg = event.id.partition(":")
+            return self.choice_prefixes.get(prefix), arg
+        return None, ""
 
     def today(self, timezone: str, now: datetime) -> date:
         return now.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()

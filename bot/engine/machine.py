@@ -43,6 +43,11 @@ COMMANDS = ("start", "back", "cancel", "status", "lang", "help")
 DONE_WORDS = {"done", "finish", "finished", "ok", "完成", "好了", "好", "结束", "没有了"}
 
 KEEP, CHANGE, DONE = "keep", "change", "done"
+HELP = Msg(
+    "Commands:\n/start: main menu\n/back: previous question, to change an answer\n"
+    "/cancel: stop this process (answers are kept)\n/status: where you are and "
+    "what is missing\n/lang: 中文 ⇄ English\n/help: this list"
+)
 
 
 class Guide:
@@ -149,11 +154,10 @@ class _Turn:
         elif name == "status":
             self.replies.append(self.g.render.status(self.s, self.g.flows))
             self.resume()
+        elif name == "repeat":  # the service answered a command itself; repeat the question
+            self.resume()
         elif name == "help":
-            self.say(Msg(
-                "Commands:\n/start: main menu\n/back: previous question, to change an answer\n"
-                "/cancel: stop this process (answers are kept)\n/status: where you are and "
-                "what is missing\n/lang: 中文 ⇄ English\n/help: this list"))
+            self.say(HELP)
             self.resume()
         else:
             self.say(Msg("Unknown command {command}. Commands: /start /back /cancel /status "
