@@ -97,6 +97,9 @@ class Service:
         self.commands: dict[str, Handler] = {}  # "/name" handled outside the engine
         self.choice_prefixes: dict[str, Handler] = {}  # Choose ids "prefix:..." likewise
         self.command_help: dict[str, Msg] = {}  # one line of /help for each of those commands
+        # Called after every applied event, in its transaction, with the new state in
+        # ``turn.state`` (e.g. to derive reminders from the merchant's answers).
+        self.after_turn: list[Callable[[Turn], Awaitable[None]]] = []
         self.commands["help"] = self._help
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -173,6 +176,8 @@ class Service:
             else:
                 outcome = self.guide.handle(state, event, today)
             await self._persist_effects(session, merchant, outcome.effects, now)
+            for hook in self.after_turn:
+                await hook(Turn(self, session, merchant, outcome.state, event, "", now))
             version = merchant.version
             result = await session.execute(
                 update(Merchant)
