@@ -75,10 +75,11 @@ def _parse_step(where: str, sid: str, spec: Any) -> Step:
     kind = spec.get("kind")
     if kind not in STEP_KINDS:
         raise fail(f"unknown kind {kind!r}; expected one of {sorted(STEP_KINDS)}")
-    options = tuple(
-        Option(id=str(o["id"]), label=o["label"], next=o.get("next"))
-        for o in spec.get("options", ())
-    )
+    options = []
+    for o in spec.get("options", ()):
+        if not isinstance(o.get("id"), str):  # YAML reads a bare yes/no as a boolean
+            raise fail(f"option id {o.get('id')!r} must be a string (quote it)")
+        options.append(Option(id=o["id"], label=o["label"], next=o.get("next")))
     files = None
     if kind == "files":
         fs = spec.get("files") or {}
@@ -115,7 +116,7 @@ def _parse_step(where: str, sid: str, spec: Any) -> Step:
         menu_path=tuple(spec.get("menu_path", ())),
         validator=spec.get("validator"),
         answer=spec.get("answer"),
-        options=options,
+        options=tuple(options),
         files=files,
         rule=spec.get("rule"),
         cases=cases,

@@ -299,8 +299,7 @@ class _Turn:
             return
         if step.kind == "choice" and step.option(choice_id):
             option = step.option(choice_id)
-            if step.answer:
-                self.s.answers[step.answer] = option.id
+            self.s.answers[step.answer_key(self.s.flow)] = option.id
             self.advance(step, option.next)
             return
         if step.kind == "files" and choice_id == DONE:
