@@ -64,7 +64,12 @@ class Chat:
         return self.send(file=str(path))
 
     def close(self) -> str:
-        self.proc.stdin.close()
+        if self.proc.stdin.closed:
+            return ""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
         self.proc.wait(timeout=TIMEOUT)
         err = self.proc.stderr.read()
         self.proc.stdout.close()
