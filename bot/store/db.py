@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -24,10 +25,13 @@ def sqlite_pragmas(dbapi_connection, _record) -> None:
 
 class Database:
     def __init__(self, url: str) -> None:
+        # aiosqlite's DEBUG records carry every query's parameters: the merchants' answers.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         self.url = make_url(url)
         if self.url.get_backend_name() == "sqlite" and self.url.database:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url)
+        # hide_parameters: SQL logs and errors must never show answers (ID numbers among them)
+        self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
