@@ -37,9 +37,20 @@ async def chat(settings: Settings, args: argparse.Namespace) -> None:
 
 async def run(settings: Settings) -> None:
     channels = []  # Telegram and WeCom join here when configured
+    if settings.telegram_bot_token:
+        from bot.channels.telegram import serve as serve_telegram
+
+        channels.append(serve_telegram)
+    if settings.wecom_configured:
+        from bot.channels.wecom.app import serve as serve_wecom
+
+        channels.append(serve_wecom)
     if not channels:
         log.info("no channel configured: opening the console chat")
         await chat(settings, argparse.Namespace(json=False, user="console", lang=None, db=None))
+        return
+    async with open_service(settings) as service:
+        await asyncio.gather(*(serve(service, settings) for serve in channels))
 
 
 def main(argv: list[str] | None = None) -> int:

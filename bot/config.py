@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.i18n import SUPPORTED, negotiate
@@ -20,6 +22,30 @@ class Settings(BaseSettings):
     bot_log_level: str = "INFO"
 
     telegram_bot_token: SecretStr | None = None
+    telegram_api_server: str = "https://api.telegram.org"  # or a self-hosted Bot API server
+    telegram_api_local: bool = False  # that server runs with --local (files read from its disk)
+    telegram_max_download_mb: int = 20  # the Bot API's limit; raise only with --local
+    telegram_webhook_url: str | None = None  # set: webhook mode; empty: long polling
+    telegram_webhook_listen: str = "127.0.0.1:8081"
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_poll_timeout: int = 30
+    telegram_library: Literal["aiogram", "ptb"] = "aiogram"
+
+    # WeCom (企业微信) self-built app; the channel starts when the first five are set.
+    wecom_corp_id: str | None = None
+    wecom_agent_id: str | None = None
+    wecom_secret: SecretStr | None = None
+    wecom_token: SecretStr | None = None
+    wecom_encoding_aes_key: SecretStr | None = None
+    wecom_previous_encoding_aes_key: SecretStr | None = None  # accepted during a key rotation
+    wecom_listen: str = "0.0.0.0:8080"
+    wecom_path: str = "/wecom/callback"
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+
+    # The one-time upload page, served by the bot's web server.
+    bot_public_url: str | None = None  # e.g. https://bot.example.com (what merchants open)
+    bot_upload_secret: SecretStr | None = None  # HMAC key; empty: one kept in the data dir
+    bot_upload_ttl: int = 1800  # seconds an upload link stays valid
 
     @field_validator("bot_default_locale")
     @classmethod
@@ -28,6 +54,29 @@ class Settings(BaseSettings):
         if locale not in SUPPORTED:
             raise ValueError(f"unsupported locale {value!r}; use one of {SUPPORTED}")
         return locale
+
+    @field_validator("wecom_agent_id")
+    @classmethod
+    def _agent_id(cls, value: str | None) -> str | None:
+        if value and not value.strip().isdigit():
+            raise ValueError("WECOM_AGENT_ID must be the app's numeric AgentId")
+        return value.strip() if value else None
+
+    @property
+    def wecom_configured(self) -> bool:
+        secrets = (self.wecom_secret, self.wecom_token, self.wecom_encoding_aes_key)
+        return bool(self.wecom_corp_id and self.wecom_agent_id
+                    and all(s is not None and s.get_secret_value() for s in secrets))
+
+    @model_validator(mode="after")
+    def _telegram_webhook(self) -> Settings:
+        if self.telegram_webhook_url:
+            secret = self.telegram_webhook_secret
+            value = secret.get_secret_value() if secret else ""
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+                raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET: 1-256 "
+                                 "characters of A-Z, a-z, 0-9, _ and -")
+        return self
 
     @property
     def database_url(self) -> str:

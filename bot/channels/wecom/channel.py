@@ -1,0 +1,199 @@
+"""The WeCom channel: inbound messages -> events for the service; results -> messages.
+
+Each member has a queue worked off by one task, so a member's messages are applied in arrival
+order even when a picture must be downloaded first; different members proceed in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+import aiohttp
+
+from bot.channels.wecom.api import MediaTooLarge, WeComApi, WeComApiError
+from bot.channels.wecom.inbound import Inbound
+from bot.channels.wecom.outbound import compose, upload_hint
+from bot.engine.files import human_size
+from bot.engine.messages import Msg
+from bot.engine.model import Choose, Event, Hello, Text, Upload
+from bot.service import Result, Service
+from bot.web.peek import expectation
+from bot.web.upload import UploadPage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wecom"
+MEDIA_LIMIT = 20 * 1024 * 1024  # media/get serves at most 20 MB in one piece
+RECENT = 4096  # update keys remembered in memory; the database stays the authority
+LANG_WORDS = {"english": "en", "英文": "en", "英语": "en", "chinese": "zh_CN", "中文": "zh_CN",
+              "简体中文": "zh_CN"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png",
+              "application/pdf": "pdf"}
+
+UNREADABLE = Msg("I can read text, pictures and files; this kind of message I cannot read yet.")
+NOT_DOWNLOADED = Msg("I could not fetch that file from WeCom. Please send it again.")
+SORRY = Msg("Sorry, something went wrong on my side. Please try again in a moment.")
+
+
+class WeComChannel:
+    def __init__(self, service: Service, api: WeComApi, uploads: UploadPage | None = None,
+                 *, media_limit: int = MEDIA_LIMIT) -> None:
+        self.service = service
+        self.api = api
+        self.uploads = uploads
+        self.media_limit = media_limit
+        self._queues: dict[str, deque[tuple[Inbound, asyncio.Future[None]]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+
+    # -- intake ----------------------------------------------------------------------------
+    def submit(self, message: Inbound) -> asyncio.Future[None] | None:
+        """Queue ``message``; the future completes once its turn is committed. None: a
+        duplicate seen in this process (the service would ignore it as well)."""
+        key = message.update_key
+        if key is not None:
+            if key in self._recent:
+                return None
+            self._recent[key] = None
+            if len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+        applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(message.user, deque()).append((message, applied))
+        if message.user not in self._workers:
+            self._workers[message.user] = asyncio.create_task(self._work(message.user))
+        return applied
+
+    async def _work(self, user: str) -> None:
+        queue = self._queues[user]
+        try:
+            while queue:
+                message, applied = queue.popleft()
+                try:
+                    await self._process(message, applied)
+                except Exception:
+                    log.exception("wecom: a %s message failed", message.kind)
+                    if message.update_key:
+                        self._recent.pop(message.update_key, None)
+                    await self._apologise(user)
+                finally:
+                    if not applied.done():
+                        applied.set_result(None)
+        finally:
+            self._workers.pop(user, None)
+            if not queue:
+                self._queues.pop(user, None)
+
+    async def close(self, timeout: float = 10) -> None:
+        """Let queued messages finish (bounded), then stop."""
+        workers = list(self._workers.values())
+        if not workers:
+            return
+        _, pending = await asyncio.wait(workers, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1)
+
+    # -- one message -----------------------------------------------------------------------
+    async def _process(self, message: Inbound, applied: asyncio.Future[None]) -> None:
+        user = message.user
+        event: Event | None
+        if message.kind == "text":
+            event = await self._text_event(user, message.text)
+        elif message.kind in ("image", "file"):
+            event = await self._download(message)
+        elif message.greets:
+            event = Hello()
+        elif message.kind == "event":
+            return  # unsubscribe and other events need no answer
+        else:
+            event = None
+            await self._notice(user, UNREADABLE)
+        if event is None:
+            return
+        result = await self.service.handle(CHANNEL, user, event, update_id=message.update_key)
+        applied.set_result(None)
+        if result.duplicate:
+            log.info("wecom: duplicate callback ignored")
+            return
+        await self.deliver(user, result)
+
+    async def _text_event(self, user: str, text: str) -> Event:
+        word = text.strip().rstrip(".。").casefold()
+        if word in LANG_WORDS:
+            return Text(f"/lang {LANG_WORDS[word]}")
+        if word == "1":  # "1. Done" on a files question; the engine matches numbers elsewhere
+            _, expects = await expectation(self.service, CHANNEL, user)
+            if expects.kind == "files":
+                return Choose("done", step=expects.step)
+        return Text(text)
+
+    async def _download(self, message: Inbound) -> Upload | None:
+        _, expects = await expectation(self.service, CHANNEL, message.user)
+        limit = self.media_limit
+        if expects.kind == "files" and expects.max_bytes:
+            limit = min(limit, expects.max_bytes)
+        try:
+            media = await self.api.get_media(message.media_id, limit)
+        except MediaTooLarge:
+            await self._notice(message.user, Msg(
+                "The file is over the {limit} limit for this step. Please send a smaller one.",
+                limit=human_size(limit)))
+            return None
+        except (WeComApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("wecom: media/get failed: %s", _describe(exc))
+            await self._notice(message.user, NOT_DOWNLOADED)
+            return None
+        name = message.filename or media.filename
+        if not name:
+            ext = EXTENSIONS.get(media.content_type, "bin")
+            name = f"{message.kind}-{message.media_id[-8:]}.{ext}"
+        return Upload(media.data, name)
+
+    # -- output ----------------------------------------------------------------------------
+    def translator(self, locale: str) -> Callable[[Msg], str]:
+        return lambda message: self.service.guide.render.text(locale, message)
+
+    async def deliver(self, user: str, result: Result) -> None:
+        """Send one turn's replies: numbered choices, and an upload link on a files question."""
+        hint = None
+        expects = result.expects
+        if expects.kind == "files" and expects.step and self.uploads is not None:
+            link = self.uploads.make_upload_link(CHANNEL, user, expects.step)
+            hint = upload_hint(expects, link, self.uploads.ttl_minutes,
+                               self.translator(result.locale))
+        text = compose(result.replies, hint)
+        try:
+            if text:
+                await self.api.send_text(user, text)
+            for reply in result.replies:
+                if reply.document is not None:
+                    data = await asyncio.to_thread(_read, reply.document.path)
+                    await self.api.send_file(user, reply.document.name, data)
+        except (WeComApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            log.error("wecom: sending a reply failed: %s", _describe(exc))
+
+    async def _notice(self, user: str, message: Msg) -> None:
+        await self.deliver(user, await self.service.notice(CHANNEL, user, message))
+
+    async def _apologise(self, user: str) -> None:
+        try:
+            text = self.translator(self.service.default_locale)(SORRY)
+            await self.api.send_text(user, text)
+        except Exception as exc:  # the apology is best effort
+            log.error("wecom: could not apologise: %s", _describe(exc))
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _describe(exc: BaseException) -> str:
+    """An error without URLs: aiohttp errors may carry the access_token in a query string."""
+    if isinstance(exc, WeComApiError):
+        return f"errcode {exc.errcode}"
+    return type(exc).__name__
