@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -85,11 +86,16 @@ class Console:
             example=JSON_EXAMPLE))
 
     def emit_json(self, result: Result) -> None:
-        self.stdout.write(json.dumps(result_json(result), ensure_ascii=False) + "\n")
-        self.stdout.flush()
+        try:
+            self.stdout.write(json.dumps(result_json(result), ensure_ascii=False) + "\n")
+            self.stdout.flush()
+        except BrokenPipeError:  # the reading program went away: its turn was saved
+            raise SystemExit(0) from None
 
     # -- interactive -------------------------------------------------------------------
     async def run_interactive(self) -> None:
+        root = logging.getLogger()
+        root.setLevel(max(root.level, logging.WARNING))  # log lines would break up the chat
         result = await self.send(Hello())
         while True:
             self.show(result)
