@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | i18n | check``."""
+"""Command line: ``python -m bot run | chat | i18n | check | diagrams``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     chat.add_argument("--db", help="SQLAlchemy database URL (default: from settings)")
     commands.add_parser("i18n", help="extract messages and update the catalogs")
     commands.add_parser("check", help="load and check the flows and catalogs")
+    commands.add_parser("diagrams", help="write dialogs/diagrams/*.mmd from the flows")
     return parser.parse_args(argv)
 
 
@@ -64,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
 
         for locale, missing in update_catalogs().items():
             print(f"{locale}: {missing} untranslated")
+        return 0
+    if args.command == "diagrams":
+        from bot.content import DIALOGS, load_guide
+        from bot.engine.diagram import mermaid
+
+        for flow in load_guide().flows.values():
+            path = DIALOGS / "diagrams" / f"{flow.id}.mmd"
+            path.write_text(mermaid(flow), encoding="utf-8")
+            print(path)
         return 0
     if args.command == "check":
         from bot.content import load_guide
