@@ -28,6 +28,7 @@ def files(tmp_path):
     book.save(folder / "report.xlsx")
     (folder / "empty.png").write_bytes(b"")
     (folder / "fake.png").write_bytes(pdf.getvalue())  # a PDF with an image's name
+    (folder / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(11 * 1024 * 1024))
     for name in ("license.png", "line.jpg", "store.jpg", "machine.jpg"):
         scan(folder / name, fmt="JPEG" if name.endswith("jpg") else "PNG",
              size=(1200 + len(name), 850))
@@ -78,6 +79,10 @@ def test_basic_certification_in_chinese_with_every_refusal(chat, files, tmp_path
     assert c.last["expects"]["accept"] == ["jpg", "png"]
     assert "PDF" in refused(c, "basic.license", lambda: c.file(files / "fake.png"))
     refused(c, "basic.license", lambda: c.file(files / "empty.png"))
+    assert "10 MB" in refused(c, "basic.license", lambda: c.file(files / "huge.png"))
+    good = (files / "license.png").read_bytes()
+    (files / "cut.png").write_bytes(good[: len(good) // 2])
+    refused(c, "basic.license", lambda: c.file(files / "cut.png"))
     refused(c, "basic.license", lambda: c.file(files / "missing.png"))
     refused(c, "basic.license", lambda: c.text("我没有扫描件"))
     c.file(files / "license.png")
