@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -55,8 +55,11 @@ def page_env(directory: Path = DIALOGS / "templates") -> Environment:
 
 
 def safe_name(raw: str | None, fallback: str) -> str:
-    """A display name for a file the browser named: no path, no control characters, bounded."""
-    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    """A display name for a file the browser named: no path, no control characters, bounded.
+
+    Browsers escape ``"`` and line breaks in multipart file names as ``%22``/``%0A`` (and some
+    clients percent-encode the whole name), so the name is percent-decoded once first."""
+    name = unquote(raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = unicodedata.normalize("NFC", _UNSAFE_NAME.sub("", name)).strip(" .")
     return name[-MAX_NAME:] if name else fallback
 
