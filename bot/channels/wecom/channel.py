@@ -20,7 +20,7 @@ from bot.engine.files import human_size
 from bot.engine.messages import Msg
 from bot.engine.model import Choose, Event, Hello, Text, Upload
 from bot.service import Result, Service
-from bot.web.peek import expectation
+from bot.web.peek import applied, expectation
 from bot.web.upload import UploadPage
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,9 @@ class WeComChannel:
         return Text(text)
 
     async def _download(self, message: Inbound) -> Upload | None:
+        if message.update_key and await applied(self.service, CHANNEL, message.update_key):
+            log.info("wecom: duplicate callback ignored before downloading")
+            return None
         _, expects = await expectation(self.service, CHANNEL, message.user)
         limit = self.media_limit
         if expects.kind == "files" and expects.max_bytes:
