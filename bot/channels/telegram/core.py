@@ -1,0 +1,323 @@
+"""The Telegram channel, transport-neutral: updates -> engine events -> service -> replies.
+
+It holds no dialogue logic. It orders each merchant's updates (``Lanes``), gathers albums,
+downloads files, passes every event to ``Service.handle`` with its ``update_id`` (applied at
+most once, in the same transaction as its effects) and turns the replies into messages through a
+``Transport`` (aiogram's by default, python-telegram-bot's as an option).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import traceback
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiogram.types import Update
+
+from bot.channels.telegram.incoming import CHOICE, FILE, IGNORE, TEXT, Incoming, read_update
+from bot.channels.telegram.lanes import Album, Lanes
+from bot.channels.telegram.render import (
+    UNKNOWN_STEP,
+    Button,
+    CallbackCodec,
+    command_description,
+    command_lines,
+    split_text,
+)
+from bot.engine.files import human_size
+from bot.engine.machine import COMMANDS
+from bot.engine.messages import Msg
+from bot.engine.model import Choose, Event, Reply, Text, Upload
+from bot.i18n import negotiate
+from bot.service import Result, Service
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MB = 1024 * 1024
+BOT_API_DOWNLOAD_LIMIT = 20 * MB
+_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+_NUMBERS = re.compile(r"(?:\d[ -]?){6,}[Xx]?")
+_SILENT = "{nothing}"
+QUIET = Msg(_SILENT, nothing="")  # a notice that says nothing: it only reads the question
+
+SORRY = Msg("Sorry, something went wrong on my side and your last message was not saved. "
+            "Please send it again in a moment.")
+UNSUPPORTED = Msg("I can read text, button presses, documents and photos. Please send one of "
+                  "those.")
+TOO_BIG = Msg("This file is {size}, but Telegram lets bots download files only up to {limit}. "
+              "Please send a smaller file, for example a compressed scan or a PDF.")
+NOT_USED = Msg("{count} more file(s) of this album were not used: the question they were sent "
+               "for is already complete.")
+
+
+class FileTooBig(Exception):
+    def __init__(self, size: int | None) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class Transport(Protocol):
+    """The only part that talks to Telegram."""
+
+    async def send_text(self, chat_id: int, text: str, buttons: Sequence[Button]) -> int: ...
+    async def send_document(self, chat_id: int, path: str, name: str) -> None: ...
+    async def remove_keyboard(self, chat_id: int, message_id: int) -> None: ...
+    async def answer_callback(self, callback_id: str) -> None: ...
+    async def download(self, file_id: str, limit: int) -> bytes: ...  # raises FileTooBig
+    async def set_commands(self, commands: Sequence[tuple[str, str]],
+                           language: str | None) -> None: ...
+
+
+@dataclass
+class _Chat:
+    locale: str | None = None
+    keyboard: int | None = None  # the message whose keyboard is still open
+
+
+def redact(text: str) -> str:
+    """Logs never carry ID, passport or phone numbers."""
+    return _NUMBERS.sub("[number]", text)
+
+
+class TelegramChannel:
+    def __init__(self, service: Service, transport: Transport, *,
+                 max_download: int = BOT_API_DOWNLOAD_LIMIT, album_wait: float = 0.8,
+                 album_max_wait: float = 5.0, remembered_chats: int = 10_000) -> None:
+        self.service = service
+        self.transport = transport
+        self.max_download = max_download
+        self.album_wait, self.album_max_wait = album_wait, album_max_wait
+        self.codec = CallbackCodec(service.guide.flows)
+        self.lanes = Lanes()
+        self._albums: dict[tuple[str, str], Album] = {}
+        self._chats: OrderedDict[int, _Chat] = OrderedDict()
+        self._remembered = remembered_chats
+
+    # -- intake: called in arrival order, never awaits -----------------------------------
+    def accept(self, update: Update) -> asyncio.Future[None]:
+        """Queue ``update`` in its merchant's lane; the future is done once it is handled."""
+        inc = read_update(update)
+        if inc.kind == IGNORE:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        if inc.kind == FILE and inc.media_group_id:
+            key = (inc.user_key, inc.media_group_id)
+            album = self._albums.get(key)
+            if album is not None and not album.closed and album.task is not None:
+                album.add(inc)
+                return album.task
+            album = Album(key, self.album_wait, self.album_max_wait)
+            album.add(inc)
+            self._albums[key] = album
+            album.task = self.lanes.submit(inc.user_key, lambda: self._run_album(album))
+            return album.task
+        return self.lanes.submit(inc.user_key, lambda: self._run_single(inc))
+
+    async def drain(self, timeout: float) -> None:
+        busy = self.lanes.busy
+        if busy:
+            await asyncio.wait(busy, timeout=timeout)
+
+    async def register_commands(self) -> None:
+        lines = [(n, m) for n, m in command_lines(COMMANDS, self.service.command_help)
+                 if _COMMAND_NAME.match(n)]
+        for language, locale in ((None, self.service.default_locale), ("zh", "zh_CN"),
+                                 ("en", "en")):
+            commands = [(n, command_description(n, self.t(locale, m))) for n, m in lines]
+            await self.transport.set_commands(commands, language)
+
+    # -- one update ----------------------------------------------------------------------
+    async def _run_single(self, inc: Incoming) -> None:
+        try:
+            try:
+                result = await self._apply(inc)
+            except Exception as exc:  # noqa: BLE001 - the merchant gets an apology
+                self._log_failure(inc, exc)
+                await self._apologise(inc)
+                return
+            if inc.kind == CHOICE:
+                await self._strip(inc.chat_id, inc.message_id)
+            await self._deliver(inc.chat_id, result)
+        except Exception as exc:  # noqa: BLE001 - sending failed after its retries
+            log.error("sending the answer to update %s failed: %s", inc.update_id,
+                      redact(repr(exc)))
+
+    async def _apply(self, inc: Incoming) -> Result:
+        event: Event
+        if inc.kind == CHOICE:
+            await self._quietly(self.transport.answer_callback(inc.callback_id or ""))
+            decoded = self.codec.decode(inc.callback_data)
+            event = Choose(*decoded) if decoded else Choose("?", UNKNOWN_STEP)
+        elif inc.kind == TEXT:
+            event = Text(inc.text or "")
+        elif inc.kind == FILE:
+            fetched = await self._fetch(inc)
+            if isinstance(fetched, Msg):
+                return await self.service.notice(CHANNEL, inc.user_key, fetched)
+            event = fetched
+        else:
+            return await self.service.notice(CHANNEL, inc.user_key, UNSUPPORTED)
+        return await self.service.handle(CHANNEL, inc.user_key, event,
+                                         update_id=inc.update_key, language=inc.language)
+
+    async def _fetch(self, inc: Incoming) -> Upload | Msg:
+        ref = inc.file
+        assert ref is not None
+        if ref.size is not None and ref.size > self.max_download:
+            return self._too_big(ref.size)
+        try:
+            data = await self.transport.download(ref.file_id, self.max_download)
+        except FileTooBig as exc:
+            return self._too_big(exc.size)
+        return Upload(data, ref.name, compressed=ref.compressed)
+
+    def _too_big(self, size: int | None) -> Msg:
+        shown = human_size(size, round_up=True) if size else f"> {human_size(self.max_download)}"
+        return Msg(TOO_BIG.msgid, size=shown, limit=human_size(self.max_download))
+
+    # -- an album: every photo stored once, in order; one answer -------------------------
+    async def _run_album(self, album: Album) -> None:
+        items = await album.gathered()
+        self._albums.pop(album.key, None)
+        first = items[0]
+        try:
+            merged = await self._apply_album(items)
+        except Exception as exc:  # noqa: BLE001 - nothing of the album was applied
+            self._log_failure(first, exc)
+            await self._apologise(first)
+            return
+        try:
+            if merged is not None:
+                await self._deliver(first.chat_id, merged)
+        except Exception as exc:  # noqa: BLE001
+            log.error("sending the answer to album %s failed: %s", first.update_id,
+                      redact(repr(exc)))
+
+    async def _apply_album(self, items: list[Incoming]) -> Result | None:
+        user = items[0].user_key
+        fetched = await asyncio.gather(*(self._fetch(i) for i in items), return_exceptions=True)
+        probe = await self.service.notice(CHANNEL, user, QUIET)
+        start = probe.expects.step
+        if probe.expects.kind != "files":  # the engine says this step takes no files, once
+            items, fetched = items[:1], fetched[:1]
+        said: list[Reply] = []
+        notes: list[Msg] = []
+        last: Result | None = None
+        current, unused, failed = start, 0, False
+        for inc, got in zip(items, fetched, strict=True):
+            if isinstance(got, BaseException):
+                self._log_failure(inc, got)
+                failed = True
+                break
+            if isinstance(got, Msg):
+                notes.append(got)
+                continue
+            if current != start:
+                unused += 1
+                continue
+            try:
+                result = await self.service.handle(CHANNEL, user, got, update_id=inc.update_key,
+                                                   language=inc.language)
+            except Exception as exc:  # noqa: BLE001 - earlier photos stay stored
+                if last is None:
+                    raise
+                self._log_failure(inc, exc)
+                failed = True
+                break
+            if result.duplicate:
+                continue
+            if last is not None:
+                said += _without_question(last, start)
+            last, current = result, result.expects.step
+        if unused:
+            notes.append(Msg(NOT_USED.msgid, count=unused))
+        if failed:
+            notes.append(SORRY)
+        if last is None and not notes:
+            return None  # a redelivered album: it was applied and answered before
+        base = last or probe
+        final = [r for r in (last.replies if last else probe.replies) if r.text.strip()]
+        documents = [r for r in said + final if r.document]
+        texts = [r.text for r in said + final[:-1] if r.text.strip()]
+        texts += [self.t(base.locale, n) for n in notes]
+        texts += [final[-1].text] if final else []
+        choices = final[-1].choices if final else ()
+        merged = Reply("\n\n".join(texts), choices)
+        return Result([*documents, merged], base.expects, base.locale)
+
+    # -- replies -------------------------------------------------------------------------
+    async def _deliver(self, chat_id: int, result: Result) -> None:
+        chat = self._chat(chat_id)
+        chat.locale = result.locale
+        replies = [r for r in result.replies if r.text.strip() or r.document]
+        if not replies:
+            return
+        if chat.keyboard is not None:
+            await self._strip(chat_id, chat.keyboard)
+        step = result.expects.step
+        for reply in replies:
+            if reply.document:
+                await self.transport.send_document(chat_id, reply.document.path,
+                                                   reply.document.name)
+            if not reply.text.strip():
+                continue
+            parts = split_text(reply.text)
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                buttons = [Button(c.label, self.codec.encode(c.id, step))
+                           for c in reply.choices] if last else []
+                message_id = await self.transport.send_text(chat_id, part, buttons)
+                if buttons:
+                    chat.keyboard = message_id
+
+    async def _strip(self, chat_id: int, message_id: int) -> None:
+        chat = self._chat(chat_id)
+        if chat.keyboard == message_id:
+            chat.keyboard = None
+        await self._quietly(self.transport.remove_keyboard(chat_id, message_id))
+
+    async def _apologise(self, inc: Incoming) -> None:
+        locale = self._chat(inc.chat_id).locale or negotiate(inc.language,
+                                                             self.service.default_locale)
+        if inc.callback_id:
+            await self._quietly(self.transport.answer_callback(inc.callback_id))
+        await self._quietly(self.transport.send_text(inc.chat_id, self.t(locale, SORRY), []))
+
+    # -- helpers -------------------------------------------------------------------------
+    def t(self, locale: str, message: Msg) -> str:
+        return self.service.guide.render.text(locale, message)
+
+    def _chat(self, chat_id: int) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            chat = self._chats[chat_id] = _Chat()
+            while len(self._chats) > self._remembered:
+                self._chats.popitem(last=False)
+        self._chats.move_to_end(chat_id)
+        return chat
+
+    async def _quietly(self, call) -> None:
+        try:
+            await call
+        except Exception as exc:  # noqa: BLE001 - cosmetic calls must not fail a turn
+            log.info("Telegram call skipped: %s", redact(repr(exc)))
+
+    def _log_failure(self, inc: Incoming, exc: BaseException) -> None:
+        trace = "".join(traceback.format_exception(exc))
+        log.error("update %s (%s) failed; the merchant was asked to resend\n%s",
+                  inc.update_id, inc.kind, redact(trace))
+
+
+def _without_question(result: Result, step: str | None) -> list[Reply]:
+    """An album's earlier photos: keep their notes, drop the repeated question."""
+    replies = list(result.replies)
+    if replies and replies[-1].choices and result.expects.step == step:
+        replies.pop()
+    return replies

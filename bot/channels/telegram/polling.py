@@ -1,0 +1,113 @@
+"""Long polling that never loses an update.
+
+aiogram's ``Dispatcher.start_polling`` confirms an update to Telegram (by asking for the next
+offset) as soon as it is fetched; a crash while it is being handled would lose it. Here the
+offset moves only past updates whose handling finished, so after a crash Telegram delivers the
+unfinished ones again, and the service's processed-update mark makes the finished ones no-ops.
+Updates still in flight when Telegram sends them again are recognised and not queued twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramConflictError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import GetUpdates
+from aiogram.types import Update
+
+from bot.channels.telegram.retry import Backoff
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+CONFLICT = (
+    "Telegram refused to deliver updates (409 Conflict): another copy of this bot is receiving "
+    "updates with the same TELEGRAM_BOT_TOKEN, or a webhook is set for it. Stop the other copy "
+    "(or remove its webhook) and start this one again."
+)
+UNAUTHORIZED = (
+    "Telegram did not accept TELEGRAM_BOT_TOKEN (401 Unauthorized). Copy the token again from "
+    "@BotFather."
+)
+
+
+class PollingStopped(RuntimeError):
+    """Polling cannot go on; the message says why in plain words."""
+
+
+class Poller:
+    def __init__(self, bot: Bot, accept: Callable[[Update], asyncio.Future[None]], *,
+                 timeout: int = 30, max_conflicts: int = 3, backoff: Backoff | None = None,
+                 idle_wait: float = 1.0) -> None:
+        self.bot = bot
+        self.accept = accept
+        self.timeout = timeout
+        self.max_conflicts = max_conflicts
+        self.backoff = backoff or Backoff(base=1.0, cap=30.0)
+        self.idle_wait = idle_wait
+        self.offset: int | None = None
+        self.pending: dict[int, asyncio.Future[None]] = {}
+
+    async def run(self) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        failures = conflicts = 0
+        while True:
+            self.advance()
+            try:
+                updates = await self.bot(
+                    GetUpdates(offset=self.offset, timeout=self.timeout,
+                               allowed_updates=ALLOWED_UPDATES),
+                    request_timeout=self.timeout + 15)
+            except TelegramConflictError as exc:
+                conflicts += 1
+                log.error("%s (attempt %d of %d)", CONFLICT, conflicts, self.max_conflicts)
+                if conflicts >= self.max_conflicts:
+                    raise PollingStopped(CONFLICT) from exc
+                await self.backoff.sleep(self.backoff.delay(conflicts))
+                continue
+            except TelegramUnauthorizedError as exc:
+                raise PollingStopped(UNAUTHORIZED) from exc
+            except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter,
+                    ClientDecodeError) as exc:
+                failures += 1
+                delay = (exc.retry_after if isinstance(exc, TelegramRetryAfter)
+                         else self.backoff.delay(min(failures, 10)))
+                log.warning("getUpdates failed (%s); retrying in %.1f s", type(exc).__name__,
+                            delay)
+                await self.backoff.sleep(delay)
+                continue
+            failures = conflicts = 0
+            fresh = self.take(updates)
+            if updates and not fresh and self.pending:
+                # only updates still being handled came back: wait for one to finish
+                await asyncio.wait(list(self.pending.values()), timeout=self.idle_wait,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                self.advance()
+
+    def take(self, updates: list[Update]) -> bool:
+        fresh = False
+        for update in updates:
+            if update.update_id in self.pending:
+                continue
+            self.pending[update.update_id] = asyncio.ensure_future(self.accept(update))
+            fresh = True
+        self.advance()
+        return fresh
+
+    def advance(self) -> None:
+        """Move the offset past the longest run of finished updates."""
+        for update_id in sorted(self.pending):
+            if not self.pending[update_id].done():
+                break
+            del self.pending[update_id]
+            self.offset = update_id + 1
