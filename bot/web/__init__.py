@@ -19,8 +19,9 @@ SECRET_FILE = "upload_secret"
 def upload_secret(settings: Settings) -> bytes:
     """BOT_UPLOAD_SECRET, or a random secret kept in the data directory (so links survive a
     restart; several workers on different hosts need the setting)."""
-    if settings.bot_upload_secret is not None:
-        return settings.bot_upload_secret.get_secret_value().encode("utf-8")
+    configured = settings.bot_upload_secret
+    if configured is not None and configured.get_secret_value():
+        return configured.get_secret_value().encode("utf-8")
     path = Path(settings.bot_data_dir) / SECRET_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
