@@ -211,3 +211,12 @@ async def test_sender_paces_itself(fake, clock):
             await api.send_text("u1", f"m{i}")
     assert len(fake.texts("u1")) == 31
     assert clock.slept and sum(clock.slept) == pytest.approx(60)
+
+
+async def test_media_get_reads_a_large_body_whole(api, fake):
+    import os
+
+    data = os.urandom(3 * 1024 * 1024)
+    media_id = fake.add_media(data, "application/octet-stream", "big.bin")
+    media = await api.get_media(media_id, max_bytes=4 * 1024 * 1024)
+    assert media.data == data

@@ -242,9 +242,9 @@ class WeComApi:
                 declared = resp.content_length
                 if declared is not None and declared > max_bytes:
                     raise MediaTooLarge(declared)
-                data = await resp.content.read(max_bytes + 1)
-                if len(data) > max_bytes:
-                    raise MediaTooLarge(len(data))
+                data = await read_limited(resp.content, max_bytes)
+                if data is None:
+                    raise MediaTooLarge(max_bytes)
                 found = _FILENAME.search(resp.headers.get("Content-Disposition", ""))
                 return Media(data, found.group(1).strip() if found else None, ctype)
 
@@ -264,10 +264,22 @@ class WeComApi:
         return str(result["media_id"])
 
 
+async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """The whole stream, or None as soon as it proves longer than ``limit`` bytes.
+    (``StreamReader.read(n)`` returns what has arrived, which may be less than the body.)"""
+    chunks, size = [], 0
+    while chunk := await stream.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _json(resp: aiohttp.ClientResponse, path: str) -> dict[str, Any]:
-    raw = await resp.content.read(1024 * 1024)
+    raw = await read_limited(resp.content, 1024 * 1024)
     try:
-        data = json.loads(raw)
+        data = json.loads(raw) if raw is not None else None
     except ValueError:
         data = None
     if not isinstance(data, dict):

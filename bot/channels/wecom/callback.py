@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from bot.channels.wecom.api import read_limited
 from bot.channels.wecom.crypto import (
     BadPayload,
     WeComCrypto,
@@ -96,8 +97,8 @@ class CallbackApp:
             return web.Response(status=403)
         if request.content_length is not None and request.content_length > self.max_body:
             return web.Response(status=413)
-        body = await request.content.read(self.max_body + 1)
-        if len(body) > self.max_body:
+        body = await read_limited(request.content, self.max_body)
+        if body is None:
             return web.Response(status=413)
         try:
             inner = self.crypto.decrypt_message(query["msg_signature"], query["timestamp"],
