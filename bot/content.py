@@ -35,6 +35,7 @@ def template_env(translator: Translator, locale: str, directory: Path) -> Enviro
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
     )
+    env.policies["ext.i18n.trimmed"] = True  # as the extractor reads {% trans %} blocks
     env.install_gettext_translations(translator.translations(locale), newstyle=True)
     return env
 

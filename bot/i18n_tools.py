@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po, write_po
 from bot.content import DIALOGS, LOCALES, ROOT
 from bot.i18n import DOMAIN, SUPPORTED
 
-KEYWORDS = {"Msg": None, "_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"Msg": None, "N_": None, "_": None, "gettext": None, "ngettext": (1, 2)}
 FLOW_TEXT_KEYS = ("title", "text", "label")
 HEADER = (
     "# Messages of the certification guide. Updated by `python -m bot i18n`;\n"

@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def N_(msgid: str) -> str:
+    """Mark a msgid for extraction where it is translated later (button labels)."""
+    return msgid
+
+
 class Msg:
     """An untranslated message: ``Msg("Send {n} more", n=2)``."""
 

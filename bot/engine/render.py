@@ -13,17 +13,17 @@ from typing import Any
 from jinja2 import Environment
 
 from bot.engine.files import describe_accept, human_size
-from bot.engine.messages import Msg
+from bot.engine.messages import N_, Msg
 from bot.engine.model import Choice, Flow, Option, Reply, State, Step
 from bot.engine.rules import RULES
 from bot.engine.validators import VALIDATORS
 from bot.i18n import SUPPORTED, Translator
 
 BREADCRUMB = " › "
-KEEP = Option("keep", "Keep", None)
-CHANGE = Option("change", "Change", None)
-REPLACE = Option("change", "Replace", None)
-DONE = Option("done", "Done", None)
+KEEP = Option("keep", N_("Keep"), None)
+CHANGE = Option("change", N_("Change"), None)
+REPLACE = Option("change", N_("Replace"), None)
+DONE = Option("done", N_("Done"), None)
 
 
 class Renderer:
@@ -171,14 +171,16 @@ class Renderer:
                 (done if value else missing).append((name, value))
             if done:
                 parts.append(self.text(loc, Msg("Collected:")) + "\n" + "\n".join(
-                    f"• {name}: {value}" for name, value in done))
+                    "• " + self.text(loc, Msg("{label}: {value}", label=name, value=value))
+                    for name, value in done))
             if missing:
                 parts.append(self.text(loc, Msg("Still missing:")) + "\n" + "\n".join(
                     f"• {name}" for name, _ in missing))
         if state.certifications:
             lines = [
-                f"• {self.text(loc, CERT_NAMES.get(kind, kind))}: "
-                f"{self.text(loc, STATUS_NAMES.get(c['status'], c['status']))}"
+                "• " + self.text(loc, Msg("{label}: {value}",
+                                          label=CERT_NAMES.get(kind, kind),
+                                          value=STATUS_NAMES.get(c["status"], c["status"])))
                 for kind, c in state.certifications.items()
             ]
             parts.append(self.text(loc, Msg("Review status you reported:")) + "\n"

@@ -53,7 +53,11 @@ def export_in_usd(money: Any, figures: Mapping[str, str]) -> Decimal | None:
 
 
 def strength_merchant(state: State, figures: Mapping[str, str]) -> Check:
-    """F-SM-2/4/5/11: which conditions the merchant's answers leave unmet."""
+    """F-SM-2/4/5/11: which conditions the merchant's answers leave unmet.
+
+    Required: basic and one in-depth certification (F-SM-2), the export bar (F-SM-5). Favoured:
+    paid membership (F-SM-4), response rate and rating (F-SM-11 names them as ways to raise the
+    pass rate, not as prerequisites)."""
     a = state.answers
     gaps: list[Gap] = []
     if a.get("sm_basic") != "passed":
@@ -99,7 +103,7 @@ def strength_merchant(state: State, figures: Mapping[str, str]) -> Check:
                 sm_response_pct=figures["sm_response_pct"]),
             Msg("Answer every inquiry quickly to lift the response rate above "
                 "{sm_response_pct}%.", sm_response_pct=figures["sm_response_pct"]),
-            True,
+            False,
         ))
     rating = a.get("sm_rating")
     if not isinstance(rating, (int, float)) or rating <= float(figures["sm_rating"]):
@@ -108,7 +112,7 @@ def strength_merchant(state: State, figures: Mapping[str, str]) -> Check:
             Msg("Buyer rating is not above {sm_rating} stars.", sm_rating=figures["sm_rating"]),
             Msg("Raise buyer ratings above {sm_rating} stars: follow up every order and ask "
                 "satisfied buyers for a review.", sm_rating=figures["sm_rating"]),
-            True,
+            False,
         ))
     required = [g for g in gaps if g.required]
     return Check("gaps" if required else "ready", tuple(gaps))
