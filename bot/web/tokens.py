@@ -60,7 +60,7 @@ def issue(secret: bytes, channel: str, user_key: str, step: str, now: float, ttl
 
 
 def check(secret: bytes, token: str, now: float) -> Grant:
-    """The grant a token carries, or ``BadToken``. The MAC is checked before anything is decoded."""
+    """The grant a token carries, or ``BadToken``; the MAC is checked before any decoding."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN or token.count(".") != 1:
         raise BadToken("malformed")
     body, mac = token.split(".")

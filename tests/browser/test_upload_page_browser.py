@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-
 from bot.engine.model import Choose, Hello, Text, Upload
 from bot.service import Result, Service
 from bot.store.db import Database

@@ -1,4 +1,4 @@
-"""The WeCom API client against a fake WeCom server on loopback; clocks are fake, nothing sleeps."""
+"""The WeCom API client against a fake WeCom server on loopback; fake clocks, no sleeping."""
 
 from __future__ import annotations
 

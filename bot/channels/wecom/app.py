@@ -14,7 +14,7 @@ from bot.channels.wecom.channel import CHANNEL, WeComChannel
 from bot.channels.wecom.crypto import WeComCrypto
 from bot.config import Settings
 from bot.service import Service
-from bot.web import build_upload_page
+from bot.web import UploadPage, build_upload_page
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,10 @@ def build_crypto(settings: Settings) -> WeComCrypto:
     return WeComCrypto(settings.wecom_token.get_secret_value(), keys, settings.wecom_corp_id)
 
 
-async def serve(service: Service, settings: Settings,
-                stop: asyncio.Event | None = None) -> None:
-    """Run the WeCom channel until ``stop`` is set (or forever)."""
+async def serve(service: Service, settings: Settings, stop: asyncio.Event | None = None,
+                uploads: UploadPage | None = None) -> None:
+    """Run the WeCom channel until ``stop`` is set (or forever). The upload page is served on
+    the same web server; pass ``uploads`` to share one page with other channels."""
     host, port = parse_listen(settings.wecom_listen)
     base_url = settings.bot_public_url or f"http://{settings.wecom_listen}"
     if not settings.bot_public_url:
@@ -50,7 +51,8 @@ async def serve(service: Service, settings: Settings,
                        corp_id=settings.wecom_corp_id,
                        secret=settings.wecom_secret.get_secret_value(),
                        agent_id=int(settings.wecom_agent_id))
-        uploads = build_upload_page(service, settings, base_url)
+        if uploads is None:
+            uploads = build_upload_page(service, settings, base_url)
         channel = WeComChannel(service, api, uploads)
         uploads.register(CHANNEL, channel.deliver)
         callback = CallbackApp(crypto, corp_id=settings.wecom_corp_id,
