@@ -21,12 +21,12 @@ from bot.store.models import Document
 from bot.web.upload import UploadPage
 from tests.channels.fake_wecom import mini_guide, minimal_pdf, png
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT_MS = 15_000
 
-if not (Path(CHROMIUM).exists() or shutil.which("chromium")) and not os.environ.get("CI"):
+if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 from playwright.async_api import async_playwright  # noqa: E402  (a test dependency)
