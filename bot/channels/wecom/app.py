@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -38,9 +40,12 @@ def build_crypto(settings: Settings) -> WeComCrypto:
 
 
 async def serve(service: Service, settings: Settings, stop: asyncio.Event | None = None,
-                uploads: UploadPage | None = None) -> None:
+                uploads: UploadPage | None = None,
+                senders: MutableMapping[str, Any] | None = None) -> None:
     """Run the WeCom channel until ``stop`` is set (or forever). The upload page is served on
-    the same web server; pass ``uploads`` to share one page with other channels."""
+    the same web server; pass ``uploads`` to share one page with other channels. ``senders``
+    (channel name -> ``bot.channels.base.Sender``) gets ``"wecom"`` while the channel runs, for
+    messages the bot sends on its own (reminders)."""
     host, port = parse_listen(settings.wecom_listen)
     base_url = settings.bot_public_url or f"http://{settings.wecom_listen}"
     if not settings.bot_public_url:
@@ -62,12 +67,16 @@ async def serve(service: Service, settings: Settings, stop: asyncio.Event | None
         uploads.add_routes(app)
         runner = web.AppRunner(app, access_log=None)  # paths carry upload tokens
         await runner.setup()
+        if senders is not None:
+            senders[CHANNEL] = channel
         try:
             await web.TCPSite(runner, host, port).start()
             log.info("wecom: listening on %s:%d, callback path %s", host, port,
                      settings.wecom_path)
             await (stop or asyncio.Event()).wait()
         finally:
+            if senders is not None and senders.get(CHANNEL) is channel:
+                del senders[CHANNEL]
             await channel.close()
             await uploads.close()
             await runner.cleanup()
