@@ -26,6 +26,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 
 TOKEN = "123456789:TEST-token_for-the-fake-bot-api-000"
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Guide", "username": "guide_bot"}
+INT_FIELDS = {"chat_id", "message_id", "offset", "timeout", "limit"}
 WAIT = 20.0  # seconds any single wait in a test may take before it fails
 
 
@@ -239,9 +240,9 @@ class FakeBotAPI:
             if isinstance(value, web.FileField):
                 params[key] = {"filename": value.filename, "size": len(value.file.read())}
                 continue
-            if value[:1] in ("{", "["):
+            if value[:1] in ("{", "[") and key != "text":
                 value = json.loads(value)
-            elif value.lstrip("-").isdigit():
+            elif key in INT_FIELDS and value.lstrip("-").isdigit():
                 value = int(value)
             params[key] = value
         return params
@@ -262,10 +263,10 @@ class FakeBotAPI:
             return web.json_response({"ok": False, "error_code": 404,
                                       "description": "Not Found: method not found"}, status=404)
         result = await handler(params)
-        if isinstance(result, web.Response):
-            return result
         async with self.changed:
             self.changed.notify_all()
+        if isinstance(result, web.Response):
+            return result
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.Response:
@@ -346,8 +347,19 @@ class FakeBotAPI:
             self.changed.notify_all()
 
     async def until(self, condition: Callable[[], bool], timeout: float = WAIT) -> None:
+        """Wait for ``condition``: checked on every call the bot makes and every 0.2 s (for
+        conditions about the bot process itself); TimeoutError after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(condition), timeout)
+            while not condition():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError
+                try:
+                    await asyncio.wait_for(self.changed.wait(), min(remaining, 0.2))
+                except TimeoutError:
+                    pass
 
     def confirmed(self, update_id: int) -> bool:
         """Telegram knows the bot is done with ``update_id``: a later offset was asked for."""
@@ -412,16 +424,24 @@ class Person:
 
 
 def picture(width: int = 800, height: int = 1000, fmt: str = "JPEG", seed: int = 0) -> bytes:
-    """A sharp scan-like image; a different ``seed`` gives different bytes."""
+    """A sharp scan-like image; a different ``seed`` gives a visibly different picture (the
+    intake refuses near-duplicates by perceptual hash)."""
     import io
+    import random
 
     from PIL import Image, ImageDraw
 
+    rng = random.Random(seed)
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    for y in range(30 + seed % 11, height - 30, 26):
-        for x in range(30 + seed % 17, width - 80, 85):
-            draw.rectangle([x, y, x + 55, y + 9], fill=(seed * 37 % 200, 0, 0))
+    for _ in range(14):  # large blocks decide the perceptual hash
+        x, y = rng.randrange(width), rng.randrange(height)
+        w, h = rng.randrange(width // 8, width // 2), rng.randrange(height // 8, height // 2)
+        shade = rng.randrange(0, 160)
+        draw.rectangle([x, y, x + w, y + h], fill=(shade, shade, shade))
+    for y in range(30, height - 30, 26):  # text-like lines keep it sharp
+        for x in range(30 + rng.randrange(20), width - 80, 85):
+            draw.rectangle([x, y, x + 55, y + 9], fill="black")
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, quality=90)
     return buffer.getvalue()

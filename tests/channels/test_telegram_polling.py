@@ -8,7 +8,7 @@ import pytest
 from aiogram.types import Update
 from fake_telegram import TOKEN, RecordingSession, Updates
 
-from bot.channels.telegram.aiogram_transport import make_bot
+from bot.channels.telegram.aiogram_transport import POLL_ERRORS, fetcher, make_bot
 from bot.channels.telegram.polling import Poller, PollingStopped
 from bot.channels.telegram.retry import Backoff
 
@@ -21,7 +21,9 @@ def make(accept) -> tuple[Poller, RecordingSession]:
     session = RecordingSession()
     bot = make_bot(TOKEN, "http://127.0.0.1:9", session=session,
                    backoff=Backoff(sleep=no_sleep))
-    return Poller(bot, accept, timeout=1, backoff=Backoff(sleep=no_sleep)), session
+    poller = Poller(fetcher(bot), accept, POLL_ERRORS, timeout=1,
+                    backoff=Backoff(sleep=no_sleep))
+    return poller, session
 
 
 async def test_the_offset_moves_only_past_a_finished_run_of_updates():
@@ -57,7 +59,6 @@ async def test_a_conflict_is_reported_in_plain_words(caplog):
         await asyncio.wait_for(poller.run(), 5)
     assert "another copy of this bot" in str(stopped.value)
     assert "409 Conflict" in caplog.text
-    assert session.calls("deleteWebhook")
 
 
 async def test_network_errors_while_polling_back_off_and_go_on():

@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
 from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.types import Update
 
-from bot.channels.telegram.aiogram_transport import AiogramTransport, make_bot
+from bot.channels.telegram.aiogram_transport import (
+    POLL_ERRORS,
+    AiogramTransport,
+    fetcher,
+    make_bot,
+)
 from bot.channels.telegram.core import CHANNEL, MB, TelegramChannel
 from bot.channels.telegram.polling import UNAUTHORIZED, Poller, PollingStopped
 from bot.channels.telegram.webhook import serve_webhook, webhook_app
@@ -20,17 +27,22 @@ __all__ = ["CHANNEL", "TelegramChannel", "serve"]
 log = logging.getLogger(__name__)
 
 
-async def serve(service: Service, settings: Settings) -> None:
+async def serve(service: Service, settings: Settings,
+                senders: MutableMapping[str, Any] | None = None) -> None:
+    """Run the Telegram channel until cancelled. ``senders`` (channel name -> ``Sender``) gets
+    ``"telegram"`` while the channel runs, for messages the bot sends on its own (reminders)."""
     if settings.telegram_library == "ptb":
         from bot.channels.ptb import serve as serve_ptb
 
-        await serve_ptb(service, settings)
+        await serve_ptb(service, settings, senders)
         return
     assert settings.telegram_bot_token is not None
     bot = make_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_server,
                    local=settings.telegram_api_local)
     channel = TelegramChannel(service, AiogramTransport(bot),
                               max_download=settings.telegram_max_download_mb * MB)
+    if senders is not None:
+        senders[CHANNEL] = channel
     try:
         try:
             me = await bot.get_me()
@@ -57,9 +69,13 @@ async def serve(service: Service, settings: Settings) -> None:
             app = webhook_app(url, secret.get_secret_value(), parse, channel.accept)
             await serve_webhook(app, settings.telegram_webhook_listen, set_webhook)
         else:
-            await Poller(bot, channel.accept, timeout=settings.telegram_poll_timeout).run()
+            await bot.delete_webhook(drop_pending_updates=False)
+            await Poller(fetcher(bot), channel.accept, POLL_ERRORS,
+                         timeout=settings.telegram_poll_timeout).run()
     except PollingStopped as exc:
         raise SystemExit(str(exc)) from None  # a plain sentence, no traceback
     finally:
+        if senders is not None and senders.get(CHANNEL) is channel:
+            del senders[CHANNEL]
         await channel.drain(timeout=10)
         await bot.session.close()

@@ -12,11 +12,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramEntityTooLarge,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.methods import GetUpdates
 from aiogram.types import (
@@ -29,6 +32,7 @@ from aiogram.types import (
 from aiohttp import ClientError, ClientResponseError
 
 from bot.channels.telegram.core import FileTooBig
+from bot.channels.telegram.polling import ALLOWED_UPDATES, PollErrors
 from bot.channels.telegram.render import Button
 from bot.channels.telegram.retry import Backoff, retrying
 
@@ -48,6 +52,24 @@ def classify(exc: BaseException) -> float | None:
     if isinstance(exc, ClientError):
         return 0.0
     return None
+
+
+POLL_ERRORS = PollErrors(
+    conflict=lambda exc: isinstance(exc, TelegramConflictError),
+    unauthorized=lambda exc: isinstance(exc, TelegramUnauthorizedError),
+    retry=lambda exc: 0.0 if isinstance(exc, ClientDecodeError) else classify(exc),
+)
+
+
+def fetcher(bot: Bot):
+    """getUpdates for the poller: long polling, with a request timeout beyond the poll's."""
+
+    async def fetch(offset: int | None, timeout: int) -> list:
+        return await bot(GetUpdates(offset=offset, timeout=timeout,
+                                    allowed_updates=ALLOWED_UPDATES),
+                         request_timeout=timeout + 15)
+
+    return fetch
 
 
 class RetryMiddleware(BaseRequestMiddleware):

@@ -32,7 +32,8 @@ from bot.channels.telegram.render import (
 from bot.engine.files import human_size
 from bot.engine.machine import COMMANDS
 from bot.engine.messages import Msg
-from bot.engine.model import Choose, Event, Reply, Text, Upload
+from bot.channels.base import DeliveryError
+from bot.engine.model import Choose, Event, Expect, Reply, Text, Upload
 from bot.i18n import negotiate
 from bot.service import Result, Service
 
@@ -132,6 +133,16 @@ class TelegramChannel:
                                  ("en", "en")):
             commands = [(n, command_description(n, self.t(locale, m))) for n, m in lines]
             await self.transport.set_commands(commands, language)
+
+    async def send(self, user_key: str, replies: list[Reply]) -> None:
+        """``bot.channels.base.Sender``: a message the bot sends on its own (a reminder). Its
+        buttons belong to no question (no step token); their keyboard is left open."""
+        try:
+            await self._deliver(int(user_key), Result(replies, Expect("none"), ""), track=False)
+        except Exception as exc:  # noqa: BLE001 - the worker decides about retrying
+            text = f"{type(exc).__name__}: {exc}"
+            permanent = "forbidden" in text.lower() or "chat not found" in text.lower()
+            raise DeliveryError(f"telegram: {redact(text)}", permanent=permanent) from None
 
     # -- one update ----------------------------------------------------------------------
     async def _run_single(self, inc: Incoming) -> None:
@@ -253,13 +264,13 @@ class TelegramChannel:
         return Result([*documents, merged], base.expects, base.locale)
 
     # -- replies -------------------------------------------------------------------------
-    async def _deliver(self, chat_id: int, result: Result) -> None:
+    async def _deliver(self, chat_id: int, result: Result, *, track: bool = True) -> None:
         chat = self._chat(chat_id)
-        chat.locale = result.locale
+        chat.locale = result.locale or chat.locale
         replies = [r for r in result.replies if r.text.strip() or r.document]
         if not replies:
             return
-        if chat.keyboard is not None:
+        if track and chat.keyboard is not None:
             await self._strip(chat_id, chat.keyboard)
         step = result.expects.step
         for reply in replies:
@@ -274,7 +285,7 @@ class TelegramChannel:
                 buttons = [Button(c.label, self.codec.encode(c.id, step))
                            for c in reply.choices] if last else []
                 message_id = await self.transport.send_text(chat_id, part, buttons)
-                if buttons:
+                if buttons and track:
                     chat.keyboard = message_id
 
     async def _strip(self, chat_id: int, message_id: int) -> None:

@@ -1,29 +1,20 @@
-"""Long polling that never loses an update.
+"""Long polling that never loses an update, for aiogram and python-telegram-bot alike.
 
-aiogram's ``Dispatcher.start_polling`` confirms an update to Telegram (by asking for the next
-offset) as soon as it is fetched; a crash while it is being handled would lose it. Here the
-offset moves only past updates whose handling finished, so after a crash Telegram delivers the
-unfinished ones again, and the service's processed-update mark makes the finished ones no-ops.
-Updates still in flight when Telegram sends them again are recognised and not queued twice.
+aiogram's ``Dispatcher.start_polling`` and PTB's ``Updater`` confirm an update to Telegram (by
+asking for the next offset) as soon as it is fetched; a crash while it is being handled would
+lose it. Here the offset moves only past updates whose handling finished, so after a crash
+Telegram delivers the unfinished ones again, and the service's processed-update mark makes the
+finished ones no-ops. Updates still in flight when Telegram sends them again are recognised and
+not queued twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-
-from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramConflictError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
-from aiogram.methods import GetUpdates
-from aiogram.types import Update
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from bot.channels.telegram.retry import Backoff
 
@@ -45,12 +36,27 @@ class PollingStopped(RuntimeError):
     """Polling cannot go on; the message says why in plain words."""
 
 
+@dataclass(frozen=True)
+class PollErrors:
+    """How a library's exceptions read: ``retry`` gives seconds to wait (a 429's retry_after)
+    or 0.0 to back off, None for errors that are not about the network."""
+
+    conflict: Callable[[BaseException], bool]
+    unauthorized: Callable[[BaseException], bool]
+    retry: Callable[[BaseException], float | None]
+
+
+# fetch(offset, timeout) -> updates, each with an ``update_id``
+Fetch = Callable[[int | None, int], Awaitable[list[Any]]]
+
+
 class Poller:
-    def __init__(self, bot: Bot, accept: Callable[[Update], asyncio.Future[None]], *,
-                 timeout: int = 30, max_conflicts: int = 3, backoff: Backoff | None = None,
-                 idle_wait: float = 1.0) -> None:
-        self.bot = bot
+    def __init__(self, fetch: Fetch, accept: Callable[[Any], asyncio.Future[None]],
+                 errors: PollErrors, *, timeout: int = 30, max_conflicts: int = 3,
+                 backoff: Backoff | None = None, idle_wait: float = 1.0) -> None:
+        self.fetch = fetch
         self.accept = accept
+        self.errors = errors
         self.timeout = timeout
         self.max_conflicts = max_conflicts
         self.backoff = backoff or Backoff(base=1.0, cap=30.0)
@@ -59,29 +65,26 @@ class Poller:
         self.pending: dict[int, asyncio.Future[None]] = {}
 
     async def run(self) -> None:
-        await self.bot.delete_webhook(drop_pending_updates=False)
         failures = conflicts = 0
         while True:
             self.advance()
             try:
-                updates = await self.bot(
-                    GetUpdates(offset=self.offset, timeout=self.timeout,
-                               allowed_updates=ALLOWED_UPDATES),
-                    request_timeout=self.timeout + 15)
-            except TelegramConflictError as exc:
-                conflicts += 1
-                log.error("%s (attempt %d of %d)", CONFLICT, conflicts, self.max_conflicts)
-                if conflicts >= self.max_conflicts:
-                    raise PollingStopped(CONFLICT) from exc
-                await self.backoff.sleep(self.backoff.delay(conflicts))
-                continue
-            except TelegramUnauthorizedError as exc:
-                raise PollingStopped(UNAUTHORIZED) from exc
-            except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter,
-                    ClientDecodeError) as exc:
+                updates = await self.fetch(self.offset, self.timeout)
+            except Exception as exc:
+                if self.errors.unauthorized(exc):
+                    raise PollingStopped(UNAUTHORIZED) from exc
+                if self.errors.conflict(exc):
+                    conflicts += 1
+                    log.error("%s (attempt %d of %d)", CONFLICT, conflicts, self.max_conflicts)
+                    if conflicts >= self.max_conflicts:
+                        raise PollingStopped(CONFLICT) from exc
+                    await self.backoff.sleep(self.backoff.delay(conflicts))
+                    continue
+                hint = self.errors.retry(exc)
+                if hint is None:
+                    raise
                 failures += 1
-                delay = (exc.retry_after if isinstance(exc, TelegramRetryAfter)
-                         else self.backoff.delay(min(failures, 10)))
+                delay = hint or self.backoff.delay(min(failures, 10))
                 log.warning("getUpdates failed (%s); retrying in %.1f s", type(exc).__name__,
                             delay)
                 await self.backoff.sleep(delay)
@@ -92,9 +95,8 @@ class Poller:
                 # only updates still being handled came back: wait for one to finish
                 await asyncio.wait(list(self.pending.values()), timeout=self.idle_wait,
                                    return_when=asyncio.FIRST_COMPLETED)
-                self.advance()
 
-    def take(self, updates: list[Update]) -> bool:
+    def take(self, updates: list[Any]) -> bool:
         fresh = False
         for update in updates:
             if update.update_id in self.pending:

@@ -7,9 +7,9 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -26,8 +26,10 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def webhook_app(url: str, secret: str, parse: Callable[[dict], Update],
-                accept: Callable[[Update], asyncio.Future[None]]) -> web.Application:
+def webhook_app(url: str, secret: str, parse: Callable[[dict], Any],
+                accept: Callable[[Any], asyncio.Future[None]]) -> web.Application:
+    """``parse`` turns the JSON into the library's update (with an ``update_id``), ``accept``
+    queues it; the call is answered once the returned future is done (or after a minute)."""
     expected = secret.encode()
 
     async def receive(request: web.Request) -> web.Response:
@@ -37,7 +39,7 @@ def webhook_app(url: str, secret: str, parse: Callable[[dict], Update],
             return web.Response(status=401, text="wrong secret token")
         try:
             update = parse(await request.json())
-        except (ValueError, ValidationError, TypeError):
+        except (ValueError, ValidationError, TypeError, KeyError, AttributeError):
             return web.Response(status=400, text="not a Telegram update")
         done, _ = await asyncio.wait([accept(update)], timeout=ANSWER_WITHIN)
         if not done:

@@ -1,0 +1,201 @@
+"""The same guide through python-telegram-bot, for teams that already run PTB.
+
+Install with ``pip install .[ptb]`` and set ``TELEGRAM_LIBRARY=ptb``. Updates reach a PTB
+``Application`` through ``Application.process_update``, fed by the same long polling as the
+aiogram adapter (PTB's own ``Updater`` confirms updates to Telegram when it fetches them, so a
+crash would lose the ones being handled) or by the same webhook server. One ``TypeHandler``
+hands each update to the same ``TelegramChannel``, and ``PTBTransport`` sends through PTB's
+``Bot``. A team with its own PTB application adds ``guide_handler(channel)`` to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import MutableMapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from aiogram.types import Update as AiogramUpdate
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram import Bot as PTBBot
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.channels.telegram.core import CHANNEL, MB, FileTooBig, TelegramChannel
+from bot.channels.telegram.polling import (
+    ALLOWED_UPDATES,
+    UNAUTHORIZED,
+    PollErrors,
+    Poller,
+    PollingStopped,
+)
+from bot.channels.telegram.render import Button
+from bot.channels.telegram.retry import Backoff, retrying
+from bot.channels.telegram.webhook import serve_webhook, webhook_app
+from bot.config import Settings
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+
+def classify(exc: BaseException) -> float | None:
+    if isinstance(exc, RetryAfter):
+        with warnings.catch_warnings():  # PTB 22 warns about int-valued retry_after
+            warnings.simplefilter("ignore")
+            wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        return max(seconds, 1.0)
+    if isinstance(exc, BadRequest):
+        return None
+    if isinstance(exc, (NetworkError, asyncio.TimeoutError)):  # TimedOut included
+        return 0.0
+    return None
+
+
+POLL_ERRORS = PollErrors(
+    conflict=lambda exc: isinstance(exc, Conflict),
+    unauthorized=lambda exc: isinstance(exc, InvalidToken),
+    retry=lambda exc: classify(exc),
+)
+
+
+class PTBTransport:
+    def __init__(self, bot: PTBBot, backoff: Backoff | None = None) -> None:
+        self.bot = bot
+        self.backoff = backoff or Backoff()
+
+    async def _call(self, what: str, call):
+        return await retrying(call, self.backoff, classify, what)
+
+    async def send_text(self, chat_id: int, text: str, buttons: Sequence[Button]) -> int:
+        markup = None
+        if buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons])
+        message = await self._call("sendMessage", lambda: self.bot.send_message(
+            chat_id, text, reply_markup=markup))
+        return message.message_id
+
+    async def send_document(self, chat_id: int, path: str, name: str) -> None:
+        data = await asyncio.to_thread(_read, path)
+        await self._call("sendDocument", lambda: self.bot.send_document(
+            chat_id, data, filename=name))
+
+    async def remove_keyboard(self, chat_id: int, message_id: int) -> None:
+        await self._call("editMessageReplyMarkup", lambda: self.bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=None))
+
+    async def answer_callback(self, callback_id: str) -> None:
+        await self._call("answerCallbackQuery",
+                         lambda: self.bot.answer_callback_query(callback_id))
+
+    async def set_commands(self, commands: Sequence[tuple[str, str]],
+                           language: str | None) -> None:
+        await self._call("setMyCommands", lambda: self.bot.set_my_commands(
+            [BotCommand(c, d) for c, d in commands], scope=BotCommandScopeDefault(),
+            language_code=language))
+
+    async def download(self, file_id: str, limit: int) -> bytes:
+        try:
+            file = await self._call("getFile", lambda: self.bot.get_file(file_id))
+        except BadRequest as exc:
+            if "too big" in exc.message.lower():
+                raise FileTooBig(None) from exc
+            raise
+        if file.file_size and file.file_size > limit:
+            raise FileTooBig(file.file_size)
+        data = await self._call("file download", file.download_as_bytearray)
+        if len(data) > limit:
+            raise FileTooBig(len(data))
+        return bytes(data)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def build_application(settings: Settings) -> Application:
+    server = settings.telegram_api_server.rstrip("/")
+    assert settings.telegram_bot_token is not None
+    builder = (ApplicationBuilder()
+               .token(settings.telegram_bot_token.get_secret_value())
+               .base_url(f"{server}/bot")
+               .base_file_url(f"{server}/file/bot")
+               .local_mode(settings.telegram_api_local)
+               .concurrent_updates(True))  # the channel orders each merchant's updates
+    return builder.updater(None).build()  # fed by our poller or webhook server
+
+
+def guide_handler(channel: TelegramChannel) -> TypeHandler:
+    """A handler for any PTB application: every update goes to the guide's channel."""
+
+    async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await channel.accept(AiogramUpdate.model_validate(update.to_dict()))
+
+    return TypeHandler(Update, on_update)
+
+
+async def serve(service: Service, settings: Settings,
+                senders: MutableMapping[str, Any] | None = None) -> None:
+    """Run the guide through a PTB ``Application`` until cancelled."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+    app = build_application(settings)
+    channel = TelegramChannel(service, PTBTransport(app.bot),
+                              max_download=settings.telegram_max_download_mb * MB)
+    app.add_handler(guide_handler(channel))
+
+    def feed(update: Update) -> asyncio.Future[None]:
+        return asyncio.ensure_future(app.process_update(update))
+
+    try:
+        await app.initialize()
+    except InvalidToken:
+        raise SystemExit(UNAUTHORIZED) from None
+    if senders is not None:
+        senders[CHANNEL] = channel
+    try:
+        log.info("Telegram: serving @%s with python-telegram-bot", app.bot.username)
+        try:
+            await channel.register_commands()
+        except Exception as exc:  # noqa: BLE001 - the menu is a convenience
+            log.warning("could not register the command menu: %r", exc)
+        await app.start()
+        if settings.telegram_webhook_url:
+            secret = settings.telegram_webhook_secret
+            assert secret is not None  # checked by Settings
+            url = settings.telegram_webhook_url
+
+            async def set_webhook() -> None:
+                await app.bot.set_webhook(url, secret_token=secret.get_secret_value(),
+                                          allowed_updates=ALLOWED_UPDATES,
+                                          drop_pending_updates=False)
+
+            web = webhook_app(url, secret.get_secret_value(),
+                              lambda data: Update.de_json(data, app.bot), feed)
+            await serve_webhook(web, settings.telegram_webhook_listen, set_webhook)
+        else:
+            await app.bot.delete_webhook(drop_pending_updates=False)
+
+            async def fetch(offset: int | None, timeout: int) -> list[Update]:
+                return list(await app.bot.get_updates(offset=offset, timeout=timeout,
+                                                      allowed_updates=ALLOWED_UPDATES))
+
+            await Poller(fetch, feed, POLL_ERRORS, timeout=settings.telegram_poll_timeout).run()
+    except PollingStopped as exc:
+        raise SystemExit(str(exc)) from None
+    finally:
+        if senders is not None and senders.get(CHANNEL) is channel:
+            del senders[CHANNEL]
+        if app.running:
+            await app.stop()
+        await channel.drain(timeout=10)
+        await app.shutdown()
