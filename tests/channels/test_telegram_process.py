@@ -89,6 +89,8 @@ async def api():
 
 @pytest.fixture(params=["aiogram", "ptb"])
 def library(request):
+    if request.param == "ptb":
+        pytest.importorskip("telegram", reason="pip install .[ptb]")
     return request.param
 
 
