@@ -20,7 +20,9 @@ async def expectation(service: Service, channel: str, user_key: str) -> tuple[st
             select(Merchant).where(Merchant.channel == channel, Merchant.user_key == user_key))
     if merchant is None:
         return service.default_locale, Expect("none")
-    data = merchant.state or {}
+    # The service may seal parts of the stored state (e.g. ID numbers encrypted at rest).
+    unseal = getattr(service, "unseal", None)
+    data = unseal(merchant.state or {}) if unseal is not None else (merchant.state or {})
     state = State(locale=merchant.locale, flow=data.get("flow"), step=data.get("step"),
                   pending=dict(data.get("pending") or {}))
     return merchant.locale, service.guide.expects(state)

@@ -30,13 +30,22 @@ TOKEN = "TestToken123"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
-def png(width: int = 64, height: int = 48) -> bytes:
+def png(width: int = 640, height: int = 480, seed: int = 0) -> bytes:
+    """A sharp, scan-like PNG: dark lines of small print on white (blank pictures count as
+    blurred and are refused)."""
+    import random
     from io import BytesIO
 
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
+    rng = random.Random(seed)
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for y in range(8, height - 12, 14):
+        line = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789 ") for _ in range(90))
+        draw.text((8, y), line, fill=(0, 0, 0))
     out = BytesIO()
-    Image.new("RGB", (width, height), (200, 120, 40)).save(out, "PNG")
+    image.save(out, "PNG")
     return out.getvalue()
 
 

@@ -355,3 +355,48 @@ async def test_messages_of_one_member_are_applied_in_order(stack):
     replies = await stack.fake.wait_texts("pia", 5)
     assert "Received license.png" in replies[3]
     assert "All done." in replies[4]
+
+
+# -- messages the bot sends on its own (reminders) ----------------------------------------------
+async def test_sender_sends_and_reports_failures(stack):
+    from bot.channels.base import DeliveryError
+    from bot.engine.model import Reply
+
+    assert WeComChannel.buttons is False
+    await stack.channel.send("quinn", [Reply("营业执照将在 30 天后到期。"), Reply("请及时更新。")])
+    assert stack.fake.texts("quinn") == ["营业执照将在 30 天后到期。\n\n请及时更新。"]
+    stack.fake.send_errors.append(81013)
+    with pytest.raises(DeliveryError) as gone:
+        await stack.channel.send("quinn", [Reply("x")])
+    assert gone.value.permanent
+    stack.fake.send_errors.extend([45009] * 4)
+    stack.channel.api.backoff = (0.01,)
+    with pytest.raises(DeliveryError) as busy:
+        await stack.channel.send("quinn", [Reply("x")])
+    assert not busy.value.permanent
+
+
+async def test_body_arriving_in_pieces_is_read_whole(stack):
+    query, body = envelope(text_xml("rita", "hi", stack.next_id()))
+
+    async def pieces():
+        for start in range(0, len(body), 100):
+            yield body[start:start + 100]
+            await asyncio.sleep(0.01)
+
+    resp = await stack.client.post(f"{PATH}?{query}", data=pieces())
+    assert resp.status == 200
+    replies = await stack.fake.wait_texts("rita", 1)
+    assert "What would you like to do?" in replies[0]
+
+
+async def test_huge_body_without_length_is_refused(stack):
+    ts = str(int(time.time()))
+
+    async def endless():
+        for _ in range(100):
+            yield b"A" * 4096
+
+    resp = await stack.client.post(f"{PATH}?msg_signature={'a' * 40}&timestamp={ts}&nonce=1",
+                                   data=endless())
+    assert resp.status == 413

@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 import aiohttp
 
+from bot.channels.base import DeliveryError
 from bot.channels.wecom.api import MediaTooLarge, WeComApi, WeComApiError
 from bot.channels.wecom.inbound import Inbound
 from bot.channels.wecom.outbound import compose, upload_hint
 from bot.engine.files import human_size
 from bot.engine.messages import Msg
-from bot.engine.model import Choose, Event, Hello, Text, Upload
+from bot.engine.model import Choose, Event, Hello, Reply, Text, Upload
 from bot.service import Result, Service
 from bot.web.peek import applied, expectation
 from bot.web.upload import UploadPage
@@ -35,10 +36,15 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png",
 
 UNREADABLE = Msg("I can read text, pictures and files; this kind of message I cannot read yet.")
 NOT_DOWNLOADED = Msg("I could not fetch that file from WeCom. Please send it again.")
+GONE = frozenset({81013, 60111})  # every recipient invalid; no such member
+SEND_ERRORS = (WeComApiError, aiohttp.ClientError, TimeoutError, OSError)
+
 SORRY = Msg("Sorry, something went wrong on my side. Please try again in a moment.")
 
 
 class WeComChannel:
+    buttons = False  # text has no buttons: choices are numbered (see outbound.py)
+
     def __init__(self, service: Service, api: WeComApi, uploads: UploadPage | None = None,
                  *, media_limit: int = MEDIA_LIMIT) -> None:
         self.service = service
@@ -146,7 +152,7 @@ class WeComChannel:
                 "The file is over the {limit} limit for this step. Please send a smaller one.",
                 limit=human_size(limit)))
             return None
-        except (WeComApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (WeComApiError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("wecom: media/get failed: %s", _describe(exc))
             await self._notice(message.user, NOT_DOWNLOADED)
             return None
@@ -168,16 +174,27 @@ class WeComChannel:
             link = self.uploads.make_upload_link(CHANNEL, user, expects.step)
             hint = upload_hint(expects, link, self.uploads.ttl_minutes,
                                self.translator(result.locale))
-        text = compose(result.replies, hint)
         try:
-            if text:
-                await self.api.send_text(user, text)
-            for reply in result.replies:
-                if reply.document is not None:
-                    data = await asyncio.to_thread(_read, reply.document.path)
-                    await self.api.send_file(user, reply.document.name, data)
-        except (WeComApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            await self._send(user, result.replies, hint)
+        except SEND_ERRORS as exc:
             log.error("wecom: sending a reply failed: %s", _describe(exc))
+
+    async def send(self, user_key: str, replies: list[Reply]) -> None:
+        """``bot.channels.base.Sender``: messages the bot sends on its own (reminders)."""
+        try:
+            await self._send(user_key, replies, None)
+        except SEND_ERRORS as exc:
+            permanent = isinstance(exc, WeComApiError) and exc.errcode in GONE
+            raise DeliveryError(f"wecom: {_describe(exc)}", permanent=permanent) from None
+
+    async def _send(self, user: str, replies: list[Reply], hint: str | None) -> None:
+        text = compose(replies, hint)
+        if text:
+            await self.api.send_text(user, text)
+        for reply in replies:
+            if reply.document is not None:
+                data = await asyncio.to_thread(_read, reply.document.path)
+                await self.api.send_file(user, reply.document.name, data)
 
     async def _notice(self, user: str, message: Msg) -> None:
         await self.deliver(user, await self.service.notice(CHANNEL, user, message))
