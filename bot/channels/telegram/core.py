@@ -89,13 +89,17 @@ def redact(text: str) -> str:
 class TelegramChannel:
     def __init__(self, service: Service, transport: Transport, *,
                  max_download: int = BOT_API_DOWNLOAD_LIMIT, album_wait: float = 0.8,
-                 album_max_wait: float = 5.0, remembered_chats: int = 10_000) -> None:
+                 album_max_wait: float = 5.0, remembered_chats: int = 10_000,
+                 concurrency: int = 8) -> None:
         self.service = service
         self.transport = transport
         self.max_download = max_download
         self.album_wait, self.album_max_wait = album_wait, album_max_wait
         self.codec = CallbackCodec(service.guide.flows)
         self.lanes = Lanes()
+        # merchants served at once: more only queue on the database (SQLite writes one at a
+        # time) and make every turn slower; each merchant's order is kept by its lane
+        self._slots = asyncio.Semaphore(concurrency)
         self._albums: dict[tuple[str, str], Album] = {}
         self._chats: OrderedDict[int, _Chat] = OrderedDict()
         self._remembered = remembered_chats
@@ -146,6 +150,10 @@ class TelegramChannel:
 
     # -- one update ----------------------------------------------------------------------
     async def _run_single(self, inc: Incoming) -> None:
+        async with self._slots:
+            await self._single(inc)
+
+    async def _single(self, inc: Incoming) -> None:
         try:
             try:
                 result = await self._apply(inc)
@@ -197,6 +205,10 @@ class TelegramChannel:
     async def _run_album(self, album: Album) -> None:
         items = await album.gathered()
         self._albums.pop(album.key, None)
+        async with self._slots:
+            await self._album(items)
+
+    async def _album(self, items: list[Incoming]) -> None:
         first = items[0]
         try:
             merged = await self._apply_album(items)
