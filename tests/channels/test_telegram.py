@@ -352,3 +352,25 @@ async def test_commands_are_registered_in_both_languages(rig):
     for call in calls:
         assert [c.command for c in call.commands][:len(COMMANDS)] == list(COMMANDS)
         assert all(3 <= len(c.description) <= 256 for c in call.commands)
+
+
+# -- messages the bot sends on its own ------------------------------------------------------------
+async def test_a_reminder_goes_out_with_buttons_of_no_question(rig):
+    menu = (await rig.say("/start"))[-1]
+    reminder = Reply("Reminder: book the inspection", (Choice("rem:1:done", "Done"),))
+    await rig.channel.send(str(UID), [reminder])
+    sent = rig.session.sent()[-1]
+    assert sent.text == reminder.text and keyboard(sent) == ["c|rem:1:done|-"]
+    assert rig.channel.codec.decode("c|rem:1:done|-") == ("rem:1:done", None)
+    await rig.say("/status")
+    stripped = [e.message_id for e in rig.session.calls("editMessageReplyMarkup")]
+    assert rig.message_id(menu) in stripped and rig.message_id(sent) not in stripped
+
+
+async def test_a_blocked_merchant_is_a_permanent_delivery_error(rig):
+    from bot.channels.base import DeliveryError
+
+    rig.session.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    with pytest.raises(DeliveryError) as failed:
+        await rig.channel.send(str(UID), [Reply("Reminder")])
+    assert failed.value.permanent
