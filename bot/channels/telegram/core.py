@@ -314,7 +314,7 @@ class TelegramChannel:
         await self._quietly(self.transport.send_text(inc.chat_id, self.t(locale, SORRY), []))
 
     # -- helpers -------------------------------------------------------------------------
-    def t(self, locale: str, message: Msg) -> str:
+    def t(self, locale: str, message: Msg | str) -> str:
         return self.service.guide.render.text(locale, message)
 
     def _chat(self, chat_id: int) -> _Chat:

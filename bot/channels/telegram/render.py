@@ -170,9 +170,11 @@ class CallbackCodec:
 
 def command_lines(
     engine_commands: Iterable[str], extra: Mapping[str, Msg]
-) -> list[tuple[str, Msg]]:
-    """(command, description) for the command menu: the engine's, then the service's own."""
-    lines = [(name, COMMAND_HELP.get(name, Msg("/" + name))) for name in engine_commands]
+) -> list[tuple[str, Msg | str]]:
+    """(command, description) for the command menu: the engine's, then the service's own;
+    an engine command nobody described yet shows as itself."""
+    lines: list[tuple[str, Msg | str]] = [
+        (name, COMMAND_HELP.get(name) or f"/{name}") for name in engine_commands]
     known = {name for name, _ in lines}
     lines += [(name, help_line) for name, help_line in extra.items() if name not in known]
     return lines
