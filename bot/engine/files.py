@@ -16,14 +16,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from openpyxl import load_workbook
-from PIL import ExifTags, Image
 from pypdf import PdfReader
 
+from bot.engine import images, sheets
 from bot.engine.messages import Invalid, Msg
 
 KINDS = ("jpg", "png", "pdf", "xlsx", "xls", "csv")
 
-MAX_PIXELS = 40_000_000  # well below Pillow's own bomb limit, and enough for any phone photo
+MAX_PIXELS = images.MAX_PIXELS
+MAX_PDF_PAGES = 500
+MAX_XML_ELEMENTS = 500_000  # a streaming scan of this many elements takes about a second
+OPENPYXL_PARTS = 1024 * 1024  # openpyxl parses these eagerly: only small ones are handed to it
 MAX_UNZIPPED = 100 * 1024 * 1024
 MAX_RATIO = 200
 RATIO_FLOOR = 1024 * 1024  # tiny entries compress absurdly well and cannot be bombs
@@ -45,6 +48,7 @@ class FileRule:
     max_bytes: int
     recommend_bytes: int | None = None  # above this: accepted with a warning
     min_pixels: int = 0  # images: shorter side below this is refused (0 = no check)
+    sharp: bool = False  # images: a blurred one is refused (scans of documents)
 
     def __post_init__(self) -> None:
         unknown = set(self.accept) - set(KINDS)
@@ -61,6 +65,9 @@ class CheckedFile:
     height: int | None = None
     pages: int | None = None  # pdf
     warnings: tuple[Msg, ...] = ()
+    sharpness: float | None = None  # images: see ``images.sharpness``
+    phash: str | None = None  # images: see ``images.dhash``
+    camera: bool | None = None  # images: carries camera EXIF
 
 
 def describe_accept(accept: Iterable[str]) -> str:
@@ -196,46 +203,39 @@ def _wrong_kind(data: bytes, kind: str | None, filename: str, accepted: str) -> 
 # -- content checks, one per kind ----------------------------------------------------------
 
 
-def _check_image(data: bytes, kind: str, rule: FileRule) -> dict[str, int]:
-    fmt = ("JPEG",) if kind == "jpg" else ("PNG",)
-    too_big = Msg("The image has too many pixels (more than {limit} million). "
-                  "Please resize it and send it again.", limit=MAX_PIXELS // 1_000_000)
+def _check_image(data: bytes, kind: str, rule: FileRule) -> dict[str, object]:
     try:
-        # verify() checks structure but not a truncated JPEG body, so open again and load().
-        with Image.open(io.BytesIO(data), formats=fmt) as img:
-            width, height = img.size
-            if width * height > MAX_PIXELS:
-                raise Invalid(too_big)
-            img.verify()
-        with Image.open(io.BytesIO(data), formats=fmt) as img:
-            orientation = _orientation(img)
-            img.load()
-    except Invalid:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        # Pillow's own limit, hit at open(); the warning arrives as an exception only when
-        # warnings are errors (as in tests). The error is not an OSError, hence its own clause.
-        raise Invalid(too_big) from None
-    except Exception:  # Pillow raises OSError, SyntaxError, ValueError... on damaged data
+        picture = images.decode(data, kind)
+    except images.TooManyPixels:
+        raise Invalid(Msg("The image has too many pixels (more than {limit} million). "
+                          "Please resize it and send it again.",
+                          limit=images.MAX_PIXELS // 1_000_000)) from None
+    except images.Damaged:
         raise Invalid(Msg("The file could not be opened as an image; it may be damaged. "
                           "Please send it again as {accepted}.",
                           accepted=describe_accept(rule.accept))) from None
-    if orientation in (5, 6, 7, 8):  # rotated a quarter turn: the merchant sees it swapped
-        width, height = height, width
+    width, height = picture.size
     if min(width, height) < rule.min_pixels:
         raise Invalid(Msg(
             "The image is only {width}x{height} pixels; its shorter side must be at least "
             "{minimum} pixels. Please send a sharper photo or scan.",
             width=width, height=height, minimum=rule.min_pixels))
-    return {"width": width, "height": height}
-
-
-def _orientation(img: Image.Image) -> int:
-    # Reading the tag gives the same size as ImageOps.exif_transpose without copying pixels.
     try:
-        return int(img.getexif().get(ExifTags.Base.Orientation, 1))
-    except Exception:  # broken EXIF does not make the picture unusable
-        return 1
+        work = images.grey(picture)
+        score, phash = images.sharpness(work), images.dhash(work)
+    except Exception:  # an exotic pixel format: the picture opened, so it is not refused
+        score, phash = None, None
+    if rule.sharp and score is not None and score < images.SHARP_MIN:
+        raise Invalid(BLURRED)
+    return {"width": width, "height": height, "sharpness": score, "phash": phash,
+            "camera": picture.camera}
+
+
+BLURRED = Msg(
+    "This scan looks blurred: reviewers reject documents they cannot read (a common reason "
+    "for 未通过). Please take it again: in daylight or a bright room, with the document lying "
+    "flat, the whole page in the picture, and the phone held still, or use a scanner."
+)
 
 
 def _check_pdf(data: bytes, kind: str, rule: FileRule) -> dict[str, int]:
@@ -251,6 +251,10 @@ def _check_pdf(data: bytes, kind: str, rule: FileRule) -> dict[str, int]:
                           "again."))
     if pages == 0:
         raise Invalid(Msg("The PDF has no pages. Please send the complete document."))
+    if pages > MAX_PDF_PAGES:
+        raise Invalid(Msg("The PDF has {pages} pages, more than the {limit} this bot checks. "
+                          "Please send only the pages this step asks for.",
+                          pages=pages, limit=MAX_PDF_PAGES))
     return {"pages": pages}
 
 
@@ -262,19 +266,21 @@ def _check_xlsx(data: bytes, kind: str, rule: FileRule) -> dict[str, int]:
             infos = zf.infolist()
     except Exception:
         raise Invalid(damaged) from None
-    # zipfile stops at the declared size, so bounding declared sizes bounds what openpyxl reads.
+    # zipfile stops at the declared size, so bounding declared sizes bounds what is unpacked.
     bomb = sum(i.file_size for i in infos) > MAX_UNZIPPED or any(
         i.file_size > RATIO_FLOOR and i.file_size > MAX_RATIO * max(i.compress_size, 1)
         for i in infos)
     if bomb:
-        raise Invalid(Msg("The spreadsheet unpacks to too much data to check. Please remove "
-                          "unused sheets and rows and send it again."))
+        raise Invalid(TOO_MUCH_SHEET)
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        try:
-            filled = any(_sheet_has_values(ws) for ws in wb.worksheets)
-        finally:
-            wb.close()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            filled = sheets.has_values(zf, max_rows=SCAN_ROWS,
+                                       budget=sheets.Budget(MAX_XML_ELEMENTS))
+            eager = sum(i.file_size for i in infos if _openpyxl_parses(i.filename))
+        if eager <= OPENPYXL_PARTS:  # small enough for openpyxl to confirm it opens
+            load_workbook(io.BytesIO(data), read_only=True, data_only=True).close()
+    except sheets.TooMuch:
+        raise Invalid(TOO_MUCH_SHEET) from None
     except Exception:  # openpyxl raises KeyError, ValueError, XML errors... on damaged files
         raise Invalid(damaged) from None
     if not filled:
@@ -283,16 +289,13 @@ def _check_xlsx(data: bytes, kind: str, rule: FileRule) -> dict[str, int]:
     return {}
 
 
-def _sheet_has_values(ws) -> bool:  # ws: openpyxl's read-only worksheet
-    ws.reset_dimensions()  # the declared size may claim 16384 columns; pad rows to real cells
-    for row in ws.iter_rows(max_row=SCAN_ROWS, values_only=True):
-        if any(_filled(value) for value in row):
-            return True
-    return False
+TOO_MUCH_SHEET = Msg("The spreadsheet unpacks to too much data to check. Please remove unused "
+                     "sheets and rows and send it again.")
 
 
-def _filled(value: object) -> bool:
-    return value is not None and not (isinstance(value, str) and not value.strip())
+def _openpyxl_parses(name: str) -> bool:
+    # Parts load_workbook reads whole even in read-only mode (worksheets are read lazily).
+    return not name.startswith(("xl/worksheets/", "xl/media/", "xl/drawings/", "xl/charts/"))
 
 
 def _check_xls(data: bytes, kind: str, rule: FileRule) -> dict[str, int]:

@@ -240,7 +240,8 @@ def test_jpeg_accepted_with_size_and_hash():
     data = image_bytes((400, 320))
     checked = check_file(data, "photo.jpg", LICENSE)
     assert checked == CheckedFile(kind="jpg", size=len(data),
-                                  sha256=hashlib.sha256(data).hexdigest(), width=400, height=320)
+                                  sha256=hashlib.sha256(data).hexdigest(), width=400, height=320,
+                                  sharpness=0.0, phash="0" * 16, camera=False)
 
 
 def test_exif_orientation_swaps_width_and_height():
