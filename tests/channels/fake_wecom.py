@@ -70,6 +70,7 @@ class FakeWeCom:
     uploaded: list[tuple[str, str, bytes]] = field(default_factory=list)
     send_errors: deque[int] = field(default_factory=deque)  # errcodes for the next sends
     calls: list[str] = field(default_factory=list)
+    media_delay: float = 0.0  # seconds media/get takes, to show the callback does not wait
     _runner: web.AppRunner | None = None
     base_url: str = ""
     _changed: asyncio.Event | None = None
@@ -164,6 +165,7 @@ class FakeWeCom:
 
     async def media_get(self, request: web.Request) -> web.StreamResponse:
         self.calls.append("media/get")
+        await asyncio.sleep(self.media_delay)
         if (error := self._token_error(request)) is not None:
             return error
         media = self.media.get(request.query.get("media_id", ""))

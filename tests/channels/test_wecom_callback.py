@@ -400,3 +400,15 @@ async def test_huge_body_without_length_is_refused(stack):
     resp = await stack.client.post(f"{PATH}?msg_signature={'a' * 40}&timestamp={ts}&nonce=1",
                                    data=endless())
     assert resp.status == 413
+
+
+async def test_callback_answers_at_once_while_a_slow_download_goes_on(stack):
+    await reach_license(stack, "sam")
+    stack.fake.media_delay = 3.0
+    media_id = stack.fake.add_media(png(), "image/png", "license.png")
+    started = time.monotonic()
+    resp = await stack.post(image_xml("sam", media_id, stack.next_id()))
+    assert resp.status == 200 and await resp.read() == b""
+    assert time.monotonic() - started < 1.0  # WeCom gives up after 5 s
+    replies = await stack.fake.wait_texts("sam", 4, timeout=10)
+    assert "Received license.png" in replies[3]
