@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -64,3 +64,59 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16))
     update_key: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+
+
+class Milestone(Base):
+    """What a merchant told the bot about one subject, with its dates; reminders derive from it.
+
+    Subjects: a certification (``basic``, ``factory``, ``trade``, ``strength_merchant``: the
+    badge), ``license`` (the business license's end date) and ``inspection`` (the planned
+    on-site visit).
+    """
+
+    __tablename__ = "milestones"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "subject"),
+        Index("ix_milestones_review", "review_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str | None] = mapped_column(String(16))  # as reported; license: long_term
+    submitted_on: Mapped[date | None]
+    passed_on: Mapped[date | None]
+    rejected_on: Mapped[date | None]
+    renewed_through: Mapped[date | None]  # the latest anniversary the merchant renewed
+    due_on: Mapped[date | None]  # license end date, inspection date
+    review_on: Mapped[date | None]  # derive the reminders again from this day (next cycle)
+    updated_at: Mapped[datetime]
+
+
+class Reminder(Base):
+    """One message to send at ``due_at`` (UTC). Claimed before sending, marked after."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "key"),
+        Index("ix_reminders_next", "status", "next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(96))  # kind:subject:anchor:lead, never reused
+    kind: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(String(32))
+    anchor: Mapped[date]  # anniversary, end date, submission date or visit date
+    lead_days: Mapped[int]
+    # pending | claimed | sent | done | cancelled | obsolete | failed
+    status: Mapped[str] = mapped_column(String(12))
+    due_at: Mapped[datetime]  # when it is due (UTC), as listed to the merchant
+    next_at: Mapped[datetime]  # the next attempt (UTC): due_at, deferred or backed off
+    attempts: Mapped[int] = mapped_column(default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None]  # the claim's lease; expired: claimable again
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
