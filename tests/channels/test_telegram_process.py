@@ -190,7 +190,6 @@ async def test_a_duplicated_update_is_applied_once(bot, api, zh):
     assert zh("basic", "uscc") in out[-1]["text"]
 
 
-@pytest.mark.parametrize("library", ["aiogram"])  # PTB's updater confirms updates on fetch
 async def test_kill_9_and_restart_continue_exactly(bot, api, zh):
     await bot.start()
     person = Person(api, 504, "zh-hans")
