@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from bot.engine.consistency import check_answer, collects_license, company_keys
 from bot.engine.files import check_file, describe_accept, human_size
+from bot.engine.intake import review_upload, upload_rule
 from bot.engine.messages import Invalid, Msg
 from bot.engine.model import (
     FLOW_PREFIX,
@@ -272,13 +274,21 @@ class _Turn:
 
     def answer_text(self, step: Step, text: str) -> None:
         validator = VALIDATORS[step.validator]
+        key = step.answer_key(self.s.flow)
         try:
             value = validator.parse(text)
+            notes = check_answer(
+                key, value, answers=self.s.answers, today=self.today,
+                collects_license=collects_license(self.flow),
+                company_keys=company_keys(self.g.flows),
+                file_names=[d.name for d in self.s.documents])
         except Invalid as refused:
             self.say(refused.message)
             self.ask(step)
             return
-        self.s.answers[step.answer_key(self.s.flow)] = value
+        self.s.answers[key] = value
+        if notes:
+            self.say(*notes)
         self.advance(step)
 
     def offer_options(self, step: Step) -> tuple[Choice, ...]:
@@ -330,27 +340,30 @@ class _Turn:
             self.ask(step)
             return
         try:
-            checked = check_file(upload.data, upload.name, spec.rule)
+            checked = check_file(upload.data, upload.name, upload_rule(spec))
         except Invalid as refused:
             self.say(refused.message, Msg("This step accepts: {accepted}, up to {limit}.",
                                           accepted=describe_accept(spec.rule.accept),
                                           limit=human_size(spec.rule.max_bytes)))
             return
-        if any(d.sha256 == checked.sha256 for d in have):
-            self.say(Msg("You have already sent this file here; it is not stored twice."))
+        try:  # duplicates among the merchant's files; notes for photos and large scans
+            review = review_upload(checked, upload, spec, self.s, company_keys(self.g.flows))
+        except Invalid as refused:
+            self.say(refused.message)
             return
-        ref = DocumentRef(checked.sha256, spec.category, upload.name, checked.kind, checked.size)
+        ref = DocumentRef(checked.sha256, spec.category, upload.name, checked.kind, checked.size,
+                          phash=checked.phash)
         self.s.documents.append(ref)
         self.effects.append(StoreDocument(ref, upload.data, f"{self.s.flow}.{step.id}"))
         self.s.pending = {}
         notes: list[Msg | str] = [Msg("Received {name} ({size}): {count} of at most {max}.",
                                       name=upload.name, size=human_size(checked.size),
                                       count=len(have) + 1, max=spec.max_files)]
-        notes += checked.warnings
+        notes += review.notes
         if upload.compressed and spec.rule.recommend_bytes:
             notes.append(Msg("Tip: the messenger compressed this photo. Sending the scan as a "
                              "file keeps it sharp."))
-        self.say(*notes)
+        self.say(*notes, choices=tuple(Choice(i, self.t(label)) for i, label in review.offers))
         if len(have) + 1 >= spec.max_files:
             self.advance(step)
         else:

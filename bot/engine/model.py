@@ -78,6 +78,7 @@ class DocumentRef:
     name: str
     kind: str
     size: int
+    phash: str | None = None  # images: perceptual hash, to refuse the same picture twice
 
 
 @dataclass
