@@ -73,6 +73,10 @@ class Turn:
 Handler = Callable[[Turn], Awaitable[list[Reply]]]
 
 
+def _same(data: dict) -> dict:
+    return data
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -100,6 +104,10 @@ class Service:
         # Called after every applied event, in its transaction, with the new state in
         # ``turn.state`` (e.g. to derive reminders from the merchant's answers).
         self.after_turn: list[Callable[[Turn], Awaitable[None]]] = []
+        # What goes into and comes out of ``merchants.state`` (e.g. ID numbers encrypted at
+        # rest by ``bot.documents.privacy``); the identity unless installed.
+        self.seal: Callable[[dict], dict] = _same
+        self.unseal: Callable[[dict], dict] = _same
         self.commands["help"] = self._help
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -182,7 +190,7 @@ class Service:
             result = await session.execute(
                 update(Merchant)
                 .where(Merchant.id == merchant.id, Merchant.version == version)
-                .values(state=outcome.state.to_json(), locale=outcome.state.locale,
+                .values(state=self.seal(outcome.state.to_json()), locale=outcome.state.locale,
                         version=version + 1, updated_at=now)
             )
             if result.rowcount != 1:
@@ -236,7 +244,7 @@ class Service:
         )
 
     async def _state(self, session: AsyncSession, merchant: Merchant) -> State:
-        data = merchant.state or {}
+        data = self.unseal(merchant.state or {})
         docs = await session.scalars(
             select(Document).where(Document.merchant_id == merchant.id).order_by(Document.id)
         )
@@ -250,7 +258,8 @@ class Service:
             answers=dict(data.get("answers", {})),
             stack=list(data.get("stack", [])),
             pending=dict(data.get("pending", {})),
-            documents=[DocumentRef(d.sha256, d.category, d.name, d.kind, d.size) for d in docs],
+            documents=[DocumentRef(d.sha256, d.category, d.name, d.kind, d.size, d.phash)
+                       for d in docs],
             certifications={c.kind: {"status": c.status, "reason": c.reason} for c in certs},
         )
 
@@ -258,11 +267,11 @@ class Service:
         for effect in effects:
             if isinstance(effect, StoreDocument):
                 ref = effect.ref
-                await asyncio.to_thread(self.files.put, ref.sha256, ref.kind, effect.data)
+                storage = await asyncio.to_thread(self.files.store, ref.kind, effect.data)
                 session.add(Document(
                     merchant_id=merchant.id, category=ref.category, step=effect.step,
                     name=ref.name, kind=ref.kind, size=ref.size, sha256=ref.sha256,
-                    created_at=now,
+                    phash=ref.phash, storage=storage, created_at=now,
                 ))
             elif isinstance(effect, DropDocuments):
                 await session.execute(delete(Document).where(

@@ -40,6 +40,8 @@ class Document(Base):
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    phash: Mapped[str | None] = mapped_column(String(16))  # images: perceptual hash (dHash)
+    storage: Mapped[str | None] = mapped_column(String(64))  # random file name; None: by sha256
 
 
 class Certification(Base):
