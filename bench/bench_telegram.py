@@ -31,19 +31,25 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.channels.telegram.aiogram_transport import AiogramTransport, make_bot  # noqa: E402
-from bot.channels.telegram.core import TelegramChannel  # noqa: E402
-from bot.content import load_guide  # noqa: E402
-from bot.engine.machine import Guide  # noqa: E402
-from bot.engine.validators import id_check_char, uscc_check_char  # noqa: E402
-from bot.service import Service  # noqa: E402
-from bot.store.db import Database  # noqa: E402
-from bot.store.files import FileStore  # noqa: E402
+from bot.channels.telegram.aiogram_transport import AiogramTransport, make_bot
+from bot.channels.telegram.core import TelegramChannel
+from bot.content import load_guide
+from bot.engine.machine import Guide
+from bot.engine.validators import id_check_char, uscc_check_char
+from bot.service import Service
+from bot.store.db import Database
+from bot.store.files import FileStore
 
 TOKEN = "123456789:BENCH-token_for-a-session-in-memory"
 USCC = "91330106MA2B3C4D5" + uscc_check_char("91330106MA2B3C4D5")
@@ -191,7 +197,8 @@ def bare_router(guide: Guide) -> Router:
     @router.message(Command("start"))
     async def start(message: Message, state: FSMContext) -> None:
         await state.set_state(Basic.menu)
-        await message.answer(q("main", "menu"), reply_markup=keyboard(*(o.id for o in menu.options)))
+        await message.answer(q("main", "menu"),
+                             reply_markup=keyboard(*(o.id for o in menu.options)))
 
     @router.callback_query(Basic.menu, F.data == "basic")
     async def basic(query: CallbackQuery, state: FSMContext) -> None:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiogram.types import Update as AiogramUpdate
+from telegram import Bot as PTBBot
 from telegram import (
     BotCommand,
     BotCommandScopeDefault,
@@ -25,7 +26,6 @@ from telegram import (
     InlineKeyboardMarkup,
     Update,
 )
-from telegram import Bot as PTBBot
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -33,8 +33,8 @@ from bot.channels.telegram.core import CHANNEL, MB, FileTooBig, TelegramChannel
 from bot.channels.telegram.polling import (
     ALLOWED_UPDATES,
     UNAUTHORIZED,
-    PollErrors,
     Poller,
+    PollErrors,
     PollingStopped,
 )
 from bot.channels.telegram.render import Button

@@ -225,7 +225,7 @@ class FakeBotAPI:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - the chosen port
+        port = site._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
@@ -371,10 +371,10 @@ class FakeBotAPI:
     async def deliver(self, update: dict, secret: str | None) -> int:
         """Webhook mode: post ``update`` to the bot like Telegram does; the HTTP status."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-        async with ClientSession(timeout=ClientTimeout(total=WAIT)) as session:
-            async with session.post(self.webhook["url"], json=update, headers=headers) as resp:
-                await resp.read()
-                return resp.status
+        async with (ClientSession(timeout=ClientTimeout(total=WAIT)) as session,
+                    session.post(self.webhook["url"], json=update, headers=headers) as resp):
+            await resp.read()
+            return resp.status
 
 
 class Person:

@@ -17,7 +17,7 @@ from bot.channels.telegram.core import TelegramChannel
 from bot.channels.telegram.render import CALLBACK_LIMIT
 from bot.content import load_guide
 from bot.engine.machine import COMMANDS
-from bot.engine.model import Expect, Reply, Choice
+from bot.engine.model import Choice, Expect, Reply
 from bot.service import Result, Service
 from bot.store.db import Database
 from bot.store.files import FileStore

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_telegram import WAIT, FakeBotAPI, Person, TOKEN, button_ids, picture
+from fake_telegram import TOKEN, WAIT, FakeBotAPI, Person, button_ids, picture
 
 from bot.content import load_guide
 from bot.engine.validators import id_check_char, uscc_check_char
@@ -238,7 +238,8 @@ def free_port() -> int:
 
 async def test_webhook_mode_checks_the_secret(tmp_path, api, library):
     port = free_port()
-    bot = BotProcess(tmp_path, api, library, TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/tg/hook",
+    bot = BotProcess(tmp_path, api, library,
+                     TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/tg/hook",
                      TELEGRAM_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
                      TELEGRAM_WEBHOOK_SECRET=SECRET)
     try:

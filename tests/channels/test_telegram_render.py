@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bot.channels.telegram.render import (
     CALLBACK_LIMIT,
+    COMMAND_HELP,
     UNKNOWN_STEP,
     CallbackCodec,
     command_description,
@@ -16,7 +17,6 @@ from bot.channels.telegram.render import (
 )
 from bot.content import load_guide
 from bot.engine.machine import COMMANDS
-from bot.channels.telegram.render import COMMAND_HELP
 
 
 def test_short_text_is_one_message():
@@ -47,7 +47,7 @@ def test_every_part_fits_and_nothing_is_lost(chunks):
     text = "\n\n".join(chunks)
     parts = split_text(text)
     assert all(utf16_len(p) <= 4096 for p in parts)
-    squeeze = lambda s: "".join(s.split())  # noqa: E731 - only separators may differ
+    squeeze = lambda s: "".join(s.split())
     assert squeeze("".join(parts)) == squeeze(text)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import aclosing
 from collections.abc import Sequence
+from contextlib import aclosing
 from pathlib import Path
 
 from aiogram import Bot

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from aiogram.types import Update
 
+from bot.channels.base import DeliveryError
 from bot.channels.telegram.incoming import CHOICE, FILE, IGNORE, TEXT, Incoming, read_update
 from bot.channels.telegram.lanes import Album, Lanes
 from bot.channels.telegram.render import (
@@ -32,7 +33,6 @@ from bot.channels.telegram.render import (
 from bot.engine.files import human_size
 from bot.engine.machine import COMMANDS
 from bot.engine.messages import Msg
-from bot.channels.base import DeliveryError
 from bot.engine.model import Choose, Event, Expect, Reply, Text, Upload
 from bot.i18n import negotiate
 from bot.service import Result, Service
@@ -248,7 +248,7 @@ class TelegramChannel:
             try:
                 result = await self.service.handle(CHANNEL, user, got, update_id=inc.update_key,
                                                    language=inc.language)
-            except Exception as exc:  # noqa: BLE001 - earlier photos stay stored
+            except Exception as exc:
                 if last is None:
                     raise
                 self._log_failure(inc, exc)

@@ -55,11 +55,11 @@ def read_update(update: Update) -> Incoming:
     message = update.message
     if message is None or message.chat.type != "private" or message.from_user is None:
         return Incoming(update.update_id, IGNORE)
-    base = dict(
-        update_id=update.update_id, user_key=str(message.from_user.id),
-        chat_id=message.chat.id, message_id=message.message_id,
-        language=message.from_user.language_code, media_group_id=message.media_group_id,
-    )
+    base = {
+        "update_id": update.update_id, "user_key": str(message.from_user.id),
+        "chat_id": message.chat.id, "message_id": message.message_id,
+        "language": message.from_user.language_code, "media_group_id": message.media_group_id,
+    }
     if message.text is not None:
         return Incoming(kind=TEXT, text=message.text, **base)
     if message.document is not None:

@@ -33,7 +33,7 @@ async def retrying(call: Callable[[], Awaitable[T]], backoff: Backoff, classify:
     for attempt in range(1, backoff.attempts + 1):
         try:
             return await call()
-        except Exception as exc:  # noqa: BLE001 - classified below, re-raised when not retried
+        except Exception as exc:
             hint = classify(exc)
             if hint is None or attempt == backoff.attempts:
                 raise

@@ -43,7 +43,8 @@ def webhook_app(url: str, secret: str, parse: Callable[[dict], Any],
             return web.Response(status=400, text="not a Telegram update")
         done, _ = await asyncio.wait([accept(update)], timeout=ANSWER_WITHIN)
         if not done:
-            log.warning("update %s still being handled; answering the webhook call", update.update_id)
+            log.warning("update %s still being handled; answering the webhook call",
+                        update.update_id)
         return web.json_response({})
 
     app = web.Application()
