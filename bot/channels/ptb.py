@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import warnings
 from collections.abc import MutableMapping, Sequence
 from datetime import timedelta
@@ -124,6 +125,8 @@ def _read(path: str) -> bytes:
 
 
 def build_application(settings: Settings) -> Application:
+    # PTB 22 warns on every int-valued time period (a 429's retry_after); opt into timedelta
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     server = settings.telegram_api_server.rstrip("/")
     assert settings.telegram_bot_token is not None
     builder = (ApplicationBuilder()

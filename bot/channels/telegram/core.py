@@ -204,7 +204,8 @@ class TelegramChannel:
     # -- an album: every photo stored once, in order; one answer -------------------------
     async def _run_album(self, album: Album) -> None:
         items = await album.gathered()
-        self._albums.pop(album.key, None)
+        if self._albums.get(album.key) is album:
+            del self._albums[album.key]
         async with self._slots:
             await self._album(items)
 
