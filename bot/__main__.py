@@ -1,13 +1,23 @@
-"""Command line: ``python -m bot run | chat | i18n | check | diagrams``."""
+"""Command line: ``python -m bot run | chat | remind | i18n | check | diagrams``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
+from contextlib import nullcontext
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from bot.app import configure_logging, open_service
+from bot.app import (
+    build_senders,
+    configure_logging,
+    open_service,
+    reminder_worker,
+    running_reminders,
+)
 from bot.config import Settings
 
 log = logging.getLogger("bot")
@@ -22,18 +32,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     chat.add_argument("--user", default="console", help="merchant key (default: console)")
     chat.add_argument("--lang", choices=["zh_CN", "en"], help="conversation language")
     chat.add_argument("--db", help="SQLAlchemy database URL (default: from settings)")
+    remind = commands.add_parser("remind", help="send due reminders (a loop; --once: one pass)")
+    remind.add_argument("--once", action="store_true",
+                        help="send what is due now, print one JSON line per reminder, exit")
+    remind.add_argument("--now", metavar="ISO-8601",
+                        help="with --once: the moment to act at (no offset: BOT_TIMEZONE)")
+    remind.add_argument("--db", help="SQLAlchemy database URL (default: from settings)")
     commands.add_parser("i18n", help="extract messages and update the catalogs")
     commands.add_parser("check", help="load and check the flows and catalogs")
     commands.add_parser("diagrams", help="write dialogs/diagrams/*.mmd from the flows")
     return parser.parse_args(argv)
 
 
-async def chat(settings: Settings, args: argparse.Namespace) -> None:
+def parse_now(text: str, timezone: str) -> datetime:
+    """An ISO-8601 moment as naive UTC; without an offset it is read in ``timezone``."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+async def chat(settings: Settings, args: argparse.Namespace, *, remind: bool = False) -> None:
     from bot.channels.console import Console
 
     async with open_service(settings, args.db) as service:
         console = Console(service, args.user, args.lang)
-        await (console.run_json() if args.json else console.run_interactive())
+        # Inside `run`, the console's reminders appear in the terminal as they fall due.
+        worker = (running_reminders(service, settings, build_senders(
+            settings, console=sys.stdout, console_buttons=False)) if remind else nullcontext())
+        async with worker:
+            await (console.run_json() if args.json else console.run_interactive())
+
+
+async def remind(settings: Settings, args: argparse.Namespace) -> None:
+    def print_line(record: dict) -> None:
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    async with open_service(settings, args.db) as service:
+        worker = reminder_worker(service, settings, build_senders(settings), report=print_line)
+        if args.once:
+            now = parse_now(args.now, settings.bot_timezone) if args.now else service.clock()
+            await worker.run_once(now)
+        else:
+            await worker.loop(service.clock)
 
 
 async def run(settings: Settings) -> None:
@@ -48,10 +90,12 @@ async def run(settings: Settings) -> None:
         channels.append(serve_wecom)
     if not channels:
         log.info("no channel configured: opening the console chat")
-        await chat(settings, argparse.Namespace(json=False, user="console", lang=None, db=None))
+        await chat(settings, argparse.Namespace(json=False, user="console", lang=None, db=None),
+                   remind=True)
         return
-    async with open_service(settings) as service:
-        await asyncio.gather(*(serve(service, settings) for serve in channels))
+    senders = build_senders(settings)  # each channel adds its sender while it serves
+    async with open_service(settings) as service, running_reminders(service, settings, senders):
+        await asyncio.gather(*(serve(service, settings, senders=senders) for serve in channels))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(guide.flows)} flows ok")
         return 0
     try:
+        if args.command == "remind":
+            if args.now and not args.once:
+                print("--now needs --once", file=sys.stderr)
+                return 2
+            if args.now:
+                try:
+                    parse_now(args.now, settings.bot_timezone)
+                except ValueError:
+                    print(f"--now: not an ISO-8601 time: {args.now!r}", file=sys.stderr)
+                    return 2
+            asyncio.run(remind(settings, args))
+            return 0
         asyncio.run(chat(settings, args) if args.command == "chat" else run(settings))
     except KeyboardInterrupt:
         return 130

@@ -10,6 +10,7 @@ from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.i18n import SUPPORTED, negotiate
+from bot.reminders.timing import QuietHours, Timing, parse_clock
 
 
 class Settings(BaseSettings):
@@ -47,6 +48,13 @@ class Settings(BaseSettings):
     bot_upload_secret: SecretStr | None = None  # HMAC key; empty: one kept in the data dir
     bot_upload_ttl: int = 1800  # seconds an upload link stays valid
 
+    # Reminders: quiet hours and send time are the merchant's local time (Merchant.timezone).
+    bot_quiet_hours: str = "21:00-09:00"  # nothing is sent then; "off": no quiet hours
+    bot_reminder_time: str = "10:00"  # date reminders go out then (plus a per-merchant spread)
+    bot_reminder_lease: int = 300  # seconds a worker's claim holds before another may send
+    bot_reminder_attempts: int = 5  # sends tried before a reminder is given up as failed
+    bot_reminder_poll: int = 60  # seconds between the worker's passes inside `run`
+
     @field_validator("bot_default_locale")
     @classmethod
     def _locale(cls, value: str) -> str:
@@ -77,6 +85,23 @@ class Settings(BaseSettings):
                 raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET: 1-256 "
                                  "characters of A-Z, a-z, 0-9, _ and -")
         return self
+
+    @field_validator("bot_quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)  # raises on a malformed window
+        return value
+
+    @field_validator("bot_reminder_time")
+    @classmethod
+    def _reminder_time(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+    @property
+    def reminder_timing(self) -> Timing:
+        return Timing(QuietHours.parse(self.bot_quiet_hours),
+                      parse_clock(self.bot_reminder_time), self.bot_timezone)
 
     @property
     def database_url(self) -> str:
