@@ -38,6 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     remind.add_argument("--now", metavar="ISO-8601",
                         help="with --once: the moment to act at (no offset: BOT_TIMEZONE)")
     remind.add_argument("--db", help="SQLAlchemy database URL (default: from settings)")
+    retention = commands.add_parser(
+        "retention", help="delete files of inactive merchants, orphaned and handed-over files")
+    retention.add_argument("--days", type=int,
+                           help="inactive for this many days (default: BOT_RETENTION_DAYS)")
     commands.add_parser("i18n", help="extract messages and update the catalogs")
     commands.add_parser("check", help="load and check the flows and catalogs")
     commands.add_parser("diagrams", help="write dialogs/diagrams/*.mmd from the flows")
@@ -119,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(mermaid(flow), encoding="utf-8")
             print(path)
         return 0
+    if args.command == "retention":
+        from bot.documents.retention import main as retention
+
+        return retention(settings, args.days)
     if args.command == "check":
         from bot.content import load_guide
 

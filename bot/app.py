@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from bot.channels.base import Sender
 from bot.config import Settings
 from bot.content import load_guide
+from bot.documents import install as install_documents
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.worker import Worker, WorkerConfig
@@ -45,6 +46,7 @@ async def open_service(settings: Settings, database_url: str | None = None
             default_locale=settings.bot_default_locale, timezone=settings.bot_timezone,
         )
         install_reminders(service, settings.reminder_timing, buttons=has_buttons)
+        install_documents(service, settings)
         yield service
     finally:
         await db.close()

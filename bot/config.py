@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     bot_reminder_lease: int = 300  # seconds a worker's claim holds before another may send
     bot_reminder_attempts: int = 5  # sends tried before a reminder is given up as failed
     bot_reminder_poll: int = 60  # seconds between the worker's passes inside `run`
+
+    # Documents and privacy.
+    bot_encryption_key: SecretStr | None = None  # Fernet key(s), comma-separated; first encrypts
+    bot_retention_days: int | None = None  # files of merchants inactive this long are deleted
 
     @field_validator("bot_default_locale")
     @classmethod
@@ -112,3 +117,15 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.bot_data_dir / "files"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.bot_data_dir / "outbox"
+
+    @field_validator("bot_encryption_key")
+    @classmethod
+    def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        for key in (value.get_secret_value() if value else "").split(","):
+            if key.strip():
+                Fernet(key.strip().encode())  # raises on a malformed key
+        return value

@@ -1,0 +1,123 @@
+"""Personal data (PIPL): ID numbers encrypted at rest, a merchant's data erased on request.
+
+``Sealer`` encrypts the number of every ID card or passport answer on its way into
+``merchants.state`` and decrypts it on the way out (Fernet: AES-128-CBC with HMAC-SHA256). Keys
+come from ``BOT_ENCRYPTION_KEY``, several separated by commas: the first encrypts, all decrypt,
+so a key is rotated by putting the new one first. A number sealed under a key that is gone
+comes back as its masked form, never as an error in the merchant's chat.
+
+``erase`` deletes every row that points at a merchant, in any table (read from the database
+itself, so tables added later are covered), and returns the stored files to delete once the
+transaction has committed. The ``merchants`` row stays, emptied: the service's optimistic
+version check writes to it, and it holds no more than the chat's address and language.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import column, delete, func, inspect, select, table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine.validators import mask_id
+from bot.store.files import FileStore
+from bot.store.models import Document, Merchant
+
+log = logging.getLogger(__name__)
+ID_KINDS = ("id_card", "passport")
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("kind") in ID_KINDS
+
+
+class Sealer:
+    def __init__(self, keys: Iterable[str]) -> None:
+        fernets = [Fernet(key.strip().encode()) for key in keys if key.strip()]
+        if not fernets:
+            raise ValueError("no encryption key")
+        self._fernet = MultiFernet(fernets)
+
+    def seal(self, state: dict) -> dict:
+        answers = state.get("answers") or {}
+        if not any(_is_id(v) and "number" in v for v in answers.values()):
+            return state
+        sealed = {}
+        for key, value in answers.items():
+            if _is_id(value) and "number" in value:
+                number = str(value["number"])
+                value = {"kind": value["kind"], "masked": mask_id(number),
+                         "sealed": self._fernet.encrypt(number.encode()).decode()}
+            sealed[key] = value
+        return {**state, "answers": sealed}
+
+    def unseal(self, state: dict) -> dict:
+        answers = state.get("answers") or {}
+        if not any(_is_id(v) and "sealed" in v for v in answers.values()):
+            return state
+        opened = {}
+        for key, value in answers.items():
+            if _is_id(value) and "sealed" in value:
+                try:
+                    number = self._fernet.decrypt(value["sealed"].encode()).decode()
+                except (InvalidToken, ValueError, AttributeError):
+                    log.warning("an ID number could not be decrypted (key changed?); "
+                                "it is shown masked")
+                    number = value.get("masked", "")
+                value = {"kind": value["kind"], "number": number}
+            opened[key] = value
+        return {**state, "answers": opened}
+
+
+def keys_from(setting: str | None) -> list[str]:
+    return [k for k in (setting or "").split(",") if k.strip()]
+
+
+async def _referencing(session: AsyncSession) -> list[tuple[str, str]]:
+    """(table, column) of every foreign key to ``merchants.id`` in the database."""
+
+    def read(sync_session) -> list[tuple[str, str]]:
+        inspector = inspect(sync_session.connection())
+        found = []
+        for name in inspector.get_table_names():
+            for fk in inspector.get_foreign_keys(name):
+                if fk.get("referred_table") == Merchant.__tablename__ and len(
+                        fk.get("constrained_columns", ())) == 1:
+                    found.append((name, fk["constrained_columns"][0]))
+        return found
+
+    return await session.run_sync(read)
+
+
+async def erase(session: AsyncSession, merchant: Merchant, files: FileStore) -> list:
+    """Delete every row that belongs to ``merchant`` except its own (the caller empties the
+    state the service writes back).
+
+    Returns the paths and storage names of files to remove after the commit (a file shared
+    with another merchant by content address is kept for them).
+    """
+    rows = (await session.scalars(
+        select(Document).where(Document.merchant_id == merchant.id))).all()
+    doomed: list = [row.storage for row in rows if row.storage]
+    for row in rows:
+        if row.storage:
+            continue
+        shared = await session.scalar(select(func.count()).select_from(Document).where(
+            Document.sha256 == row.sha256, Document.merchant_id != merchant.id))
+        if not shared:
+            doomed.append(files.path(row.sha256, row.kind))
+    for name, col in await _referencing(session):
+        target = table(name, column(col))
+        await session.execute(delete(target).where(target.c[col] == merchant.id))
+    return doomed
+
+
+def remove_files(files: FileStore, doomed: Iterable) -> None:
+    for item in doomed:
+        if isinstance(item, str):
+            files.remove(item)
+        else:
+            item.unlink(missing_ok=True)

@@ -1,0 +1,88 @@
+"""Retention: ``python -m bot retention`` (e.g. daily from cron).
+
+- the files of merchants inactive for ``BOT_RETENTION_DAYS`` (no event since) are deleted with
+  their document rows; the conversation itself stays, so a returning merchant is simply asked
+  for the files again;
+- stored files no row refers to (a replaced scan, a crash between writing a file and committing
+  its row) are deleted once an hour old;
+- handed-over files (packages, smaller copies) are deleted after a day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from bot.config import Settings
+from bot.documents.outbox import Outbox
+from bot.documents.privacy import remove_files
+from bot.store.db import Database
+from bot.store.files import FileStore
+from bot.store.models import Document, Merchant
+
+ORPHAN_SECONDS = 3600
+
+
+@dataclass
+class Swept:
+    merchants: int = 0
+    files: int = 0
+    orphans: int = 0
+    handed_over: int = 0
+
+
+async def sweep(db: Database, files: FileStore, outbox: Outbox, *, days: int | None,
+                now: datetime) -> Swept:
+    """``now``: naive UTC, as the service stores times. ``days=None``: no age limit."""
+    swept = Swept()
+    doomed: list = []
+    async with db.session() as session, session.begin():
+        if days is not None:
+            cutoff = now - timedelta(days=days)
+            inactive = select(Merchant.id).where(Merchant.updated_at < cutoff)
+            rows = (await session.scalars(
+                select(Document).where(Document.merchant_id.in_(inactive)))).all()
+            swept.merchants = len({row.merchant_id for row in rows})
+            for row in rows:
+                doomed.append(row.storage or files.path(row.sha256, row.kind))
+            if rows:
+                await session.execute(delete(Document).where(
+                    Document.id.in_([row.id for row in rows])))
+        referenced = set(await session.scalars(
+            select(Document.storage).where(Document.storage.is_not(None))))
+        kept = set(await session.scalars(select(Document.sha256)))
+    # Content-addressed files are shared by equal content: keep those another row still uses.
+    doomed = [d for d in doomed if isinstance(d, str) or d.stem not in kept]
+    swept.files = len(doomed)
+    await asyncio.to_thread(remove_files, files, doomed)
+    orphans = await asyncio.to_thread(files.orphans, referenced, ORPHAN_SECONDS)
+    await asyncio.to_thread(remove_files, files, orphans)
+    swept.orphans = len(orphans)
+    swept.handed_over = await asyncio.to_thread(outbox.expire)
+    return swept
+
+
+async def _run(settings: Settings, days: int | None) -> Swept:
+    db = Database(settings.database_url)
+    await db.migrate()
+    try:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        return await sweep(db, FileStore(settings.files_dir), Outbox(settings.outbox_dir),
+                           days=days, now=now)
+    finally:
+        await db.close()
+
+
+def main(settings: Settings, days: int | None = None) -> int:
+    """``python -m bot retention [--days N]``: one sweep, one JSON line of counts."""
+    days = settings.bot_retention_days if days is None else days
+    if days is not None and days < 1:
+        print("--days must be at least 1")
+        return 2
+    swept = asyncio.run(_run(settings, days))
+    print(json.dumps({"days": days, **asdict(swept)}))
+    return 0
