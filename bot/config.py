@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     def outbox_dir(self) -> Path:
         return self.bot_data_dir / "outbox"
 
+    @field_validator("bot_retention_days", mode="before")
+    @classmethod
+    def _retention_days(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # `BOT_RETENTION_DAYS=` as in .env.example: no retention
+        return value
+
     @field_validator("bot_encryption_key")
     @classmethod
     def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:

@@ -167,7 +167,9 @@ HOSTILE_PDFS = {
 
 def flate_bomb_pdf() -> bytes:
     """Metadata that inflates to 200 MB from a few hundred kilobytes."""
-    bomb = zlib.compress(b"\0" * (200 * MB), 9)
+    packer = zlib.compressobj(9)
+    chunk = bytes(MB)
+    bomb = b"".join(packer.compress(chunk) for _ in range(200)) + packer.flush()
     return raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R /Metadata 3 0 R >>",
                     2: b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
                     3: b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream"

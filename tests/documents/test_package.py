@@ -371,3 +371,13 @@ async def test_retention_removes_files_of_inactive_merchants_orphans_and_old_han
     result = await old(Text("/status"))
     assert result.expects.step == "basic.uscc"  # the conversation stays where it was
     assert "Business license scan" in result.replies[0].text.split("Still missing")[1]
+
+
+def test_settings_as_in_env_example_and_a_bad_key(monkeypatch):
+    monkeypatch.setenv("BOT_ENCRYPTION_KEY", "")
+    monkeypatch.setenv("BOT_RETENTION_DAYS", "")
+    settings = Settings(_env_file=None)
+    assert settings.bot_retention_days is None
+    monkeypatch.setenv("BOT_ENCRYPTION_KEY", "not-a-key")
+    with pytest.raises(ValueError):
+        Settings(_env_file=None)
