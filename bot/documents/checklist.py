@@ -65,7 +65,10 @@ def checklist_context(guide: Guide, state: State, names: Mapping[int, str],
                       today: date, *, company: str | None = None) -> dict[str, Any]:
     """``names``: index in ``state.documents`` -> name in the ZIP, for files on disk."""
     render, loc = guide.render, state.locale
-    t = lambda message: render.text(loc, message)  # noqa: E731
+
+    def t(message: Msg | str) -> str:
+        return render.text(loc, message)
+
     sections, figures = [], []
     missing_required = 0
     for flow in guide.flows.values():

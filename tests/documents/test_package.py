@@ -323,7 +323,7 @@ async def test_delete_erases_everything_after_a_confirmation(desk, locale):
     await m(Choose(yes))  # too late: asked more than ten minutes ago
     assert await count(service, Document, merchant_id=merchant_id) == 7
     asked = await m("/delete")
-    yes = [c.id for r in asked.replies for c in r.choices][0]
+    yes = next(c.id for r in asked.replies for c in r.choices)
     await m(Choose(yes))
     assert m.step == "menu.main"
     for model in (Document, Certification, Milestone):

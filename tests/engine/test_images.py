@@ -35,9 +35,9 @@ def calibration():
         for layout in LAYOUTS:
             for ink, paper in CONTRASTS:
                 page = samples.page(size, ink=ink, paper=paper, layout=layout)
-                for radius in scores:
+                for radius, found in scores.items():
                     image = samples.blurred(page, radius) if radius else page
-                    scores[radius].append(score(samples.encode(image)))
+                    found.append(score(samples.encode(image)))
     return scores
 
 
