@@ -86,7 +86,11 @@ def review_upload(checked: CheckedFile, upload: Upload, spec: FileSpec, state: S
         if checked.sharpness is not None and checked.sharpness < images.PHOTO_SOFT:
             notes.append(Msg("This photo looks out of focus. It is accepted, but a sharp photo "
                              "shows your site better: hold the phone still and tap to focus."))
-        if checked.camera is False and not upload.compressed:
+        if upload.compressed:
+            notes.append(Msg("Tip: the messenger compressed this photo and removed its camera "
+                             "information. Sent as a file, a photo stays sharp and shows it "
+                             "comes from your own camera."))
+        elif checked.camera is False:
             notes.append(Msg(
                 "This photo carries no camera information, as pictures saved from the web or "
                 "screenshots usually do. That is fine if you took it yourself: the platform "

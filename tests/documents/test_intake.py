@@ -148,7 +148,10 @@ def test_a_photo_without_camera_metadata_gets_a_gentle_warning(guide, locale):
     talk(Upload(samples.photo(2, camera=True), "phone.jpg"))
     assert warning not in talk.text
     talk(Upload(samples.photo(3, camera=False), "tg.jpg", compressed=True))
-    assert warning not in talk.text  # the messenger stripped it: no point in warning
+    assert warning not in talk.text  # the messenger stripped it: a tip instead
+    assert talk.t(Msg("Tip: the messenger compressed this photo and removed its camera "
+                      "information. Sent as a file, a photo stays sharp and shows it comes "
+                      "from your own camera.")) in talk.text
 
 
 @pytest.mark.parametrize("locale", LANGS)
