@@ -127,7 +127,12 @@ class _Turn:
             else:
                 self.on_choice(self.step, event.id)
         elif isinstance(event, Upload):
-            self.on_upload(self.step, event)
+            if event.step and event.step != f"{self.s.flow}.{self.step.id}":
+                self.say(Msg("That file was sent for a question that is already complete; it "
+                             "was not stored. Here is the current question."))
+                self.ask(self.step)
+            else:
+                self.on_upload(self.step, event)
 
     def hello(self) -> None:
         if self.step is None:
@@ -247,7 +252,7 @@ class _Turn:
     # -- answers -------------------------------------------------------------------------
     def on_text(self, step: Step, text: str) -> None:
         if self.s.pending.get("offer"):
-            picked = self.g.render.match(self.s.locale, self.offer_options(step), text)
+            picked = self.g.render.match(self.s.locale, self.g.render.offer_options(step), text)
             if picked:
                 self.on_choice(step, picked)
                 return
@@ -265,7 +270,9 @@ class _Turn:
                 self.say(Msg("Please pick one of the options: tap a button or send its "
                              "number."))
                 self.ask(step)
-        elif text.casefold() in DONE_WORDS:
+        elif text.casefold() in DONE_WORDS or self.g.render.match(
+            self.s.locale, self.g.render.question_options(self.s, step), text
+        ) == DONE:
             self.on_choice(step, DONE)
         else:
             self.say(Msg("This step expects files, not text. Send a file, or choose Done "
@@ -290,9 +297,6 @@ class _Turn:
         if notes:
             self.say(*notes)
         self.advance(step)
-
-    def offer_options(self, step: Step) -> tuple[Choice, ...]:
-        return self.g.render.offer_choices(self.s.locale, step)
 
     def on_choice(self, step: Step, choice_id: str) -> None:
         if self.s.pending.get("offer") and choice_id in (KEEP, CHANGE):

@@ -122,6 +122,7 @@ class Upload:
     data: bytes
     name: str
     compressed: bool = False  # a messenger recompressed it (a Telegram photo)
+    step: str | None = None  # "flow.step" the file was sent for, when the channel knows it
 
 
 @dataclass(frozen=True)

@@ -71,12 +71,9 @@ class Renderer:
                                             flow=Msg(flow.title),
                                             k=questions.index(step) + 1, n=len(questions))))
         parts += self._body(loc, step)
-        choices: list[Option] = []
         if step.kind == "text":
             parts.append(self.text(loc, Msg("Example: {example}",
                                             example=VALIDATORS[step.validator].example)))
-        elif step.kind == "choice":
-            choices = list(step.options)
         elif step.kind == "files":
             spec = step.files
             have = sum(1 for d in state.documents if d.category == spec.category)
@@ -90,8 +87,6 @@ class Renderer:
                     max=spec.max_files, have=have)))
             if spec.min_files == 0:
                 parts.append(self.text(loc, Msg("This one is optional: choose Done to skip.")))
-            if spec.max_files > 1 or spec.min_files == 0:
-                choices = [DONE]
         pending = state.pending
         if pending.get("offer"):
             value = self.answer_text(state, flow, step)
@@ -99,18 +94,24 @@ class Renderer:
                      else Msg("We already have: {value}", value=value))
             parts.append(self.text(loc, intro))
             parts.append(self.text(loc, Msg("Keep it, or change it?")))
-            choices = list(self.offer_options(step))
         elif pending.get("back") and step.kind == "choice":
             value = self.answer_text(state, flow, step)
             if value:
                 parts.append(self.text(loc, Msg("Your previous answer: {value}", value=value)))
-        return Reply("\n\n".join(parts), self.choices(loc, choices))
+        return Reply("\n\n".join(parts), self.choices(loc, self.question_options(state, step)))
+
+    def question_options(self, state: State, step: Step) -> list[Option]:
+        """The choices a question offers now (buttons, or numbers where there are none)."""
+        if state.pending.get("offer"):
+            return list(self.offer_options(step))
+        if step.kind == "choice":
+            return list(step.options)
+        if step.kind == "files" and (step.files.max_files > 1 or step.files.min_files == 0):
+            return [DONE]
+        return []
 
     def offer_options(self, step: Step) -> tuple[Option, ...]:
         return (KEEP, REPLACE if step.kind == "files" else CHANGE)
-
-    def offer_choices(self, locale: str, step: Step) -> tuple[Option, ...]:
-        return self.offer_options(step)
 
     def choices(self, locale: str, options: Iterable[Option]) -> tuple[Choice, ...]:
         return tuple(Choice(o.id, self.label(locale, o)) for o in options)

@@ -308,3 +308,23 @@ def test_hello_for_a_returning_merchant_repeats_the_question(guide):
     talk(Choose("one"))
     talk(Hello())
     assert "Welcome back" in talk.text and talk.step == "one.name"
+
+
+def test_a_file_sent_for_a_completed_question_is_not_stored(guide):
+    talk = Talk(guide)
+    for event in [Choose("one"), Text("Acme Trading Co., Ltd."), Text("a@example.com")]:
+        talk(event)
+    talk(Upload(png(1), "late.png", step="one.mail"))
+    assert "already complete" in talk.text
+    assert talk.out.effects == [] and talk.state.documents == []
+    talk(Upload(png(1), "on-time.png", step="one.pics"))
+    assert [d.name for d in talk.state.documents] == ["on-time.png"]
+
+
+def test_the_number_of_done_finishes_a_files_step(guide):
+    talk = Talk(guide)
+    for event in [Choose("one"), Text("Acme Trading Co., Ltd."), Text("a@example.com"),
+                  Upload(png(1), "a.png")]:
+        talk(event)
+    talk("1")
+    assert talk.step == "one.kind"
