@@ -8,6 +8,7 @@ transaction. Replies are returned only after that transaction committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from bot.engine.model import (
     StoreDocument,
     Text,
     Choose,
+    Upload,
 )
 from bot.i18n import negotiate
 from bot.store.db import Database
@@ -109,6 +111,11 @@ class Service:
         self.seal: Callable[[dict], dict] = _same
         self.unseal: Callable[[dict], dict] = _same
         self.commands["help"] = self._help
+        # SQLite has one writer: queue our writers here rather than in its busy handler, which
+        # sleeps in coarse steps. Other databases take concurrent transactions themselves.
+        self._writer = (
+            asyncio.Lock() if db.url.get_backend_name() == "sqlite" else contextlib.nullcontext()
+        )
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -155,57 +162,82 @@ class Service:
             replies.append(self.guide.render.question(state, self.guide.flows[state.flow], step))
         return Result(replies, self.guide.expects(state), state.locale)
 
+    async def peek(self, channel: str, user_key: str) -> Result:
+        """The merchant's locale and current question, read-only (no replies, no changes)."""
+        async with self.db.session() as session:
+            merchant = await self._merchant(session, channel, user_key)
+            state = await self._state(session, merchant) if merchant else State(
+                self.default_locale)
+        return Result([], self.guide.expects(state), state.locale)
+
+    async def applied(self, channel: str, update_id: str) -> bool:
+        """Whether an update was applied already (its effects are committed)."""
+        async with self.db.session() as session:
+            return await self._seen(session, channel, update_id)
+
     async def _apply(self, channel, user_key, event, update_id, language, locale) -> Result:
         now = self.clock()
-        async with self.db.session() as session, session.begin():
+        async with self.db.session() as session:
             if update_id is not None and await self._seen(session, channel, update_id):
                 merchant = await self._merchant(session, channel, user_key)
                 locale_now = merchant.locale if merchant else self.default_locale
                 return Result([], Expect("none"), locale_now, duplicate=True)
             merchant = await self._merchant(session, channel, user_key)
-            if merchant is None:
+            if merchant is None:  # added with the writes below
                 merchant = Merchant(
                     channel=channel, user_key=user_key,
                     locale=negotiate(locale or language, self.default_locale),
                     timezone=self.timezone, state={}, version=0, created_at=now, updated_at=now,
                 )
-                session.add(merchant)
-                await session.flush()
-            state = await self._state(session, merchant)
+                state = State(merchant.locale)
+            else:
+                state = await self._state(session, merchant)
             if locale:
                 state.locale = negotiate(locale, state.locale)
             today = self.today(merchant.timezone, now)
             handler, arg = self._handler_for(event)
-            if handler is not None:
-                turn = Turn(self, session, merchant, state, event, arg, now)
-                replies = await handler(turn)
-                outcome = self.guide.handle(turn.state, Text("/repeat"), today)
-                outcome.replies[:0] = replies
-            else:
-                outcome = self.guide.handle(state, event, today)
-            await self._persist_effects(session, merchant, outcome.effects, now)
-            for hook in self.after_turn:
-                await hook(Turn(self, session, merchant, outcome.state, event, "", now))
-            version = merchant.version
-            result = await session.execute(
-                update(Merchant)
-                .where(Merchant.id == merchant.id, Merchant.version == version)
-                .values(state=self.seal(outcome.state.to_json()), locale=outcome.state.locale,
-                        version=version + 1, updated_at=now)
-            )
-            if result.rowcount != 1:
-                raise ConcurrentUpdate(channel)
-            if update_id is not None:
-                session.add(ProcessedUpdate(channel=channel, update_key=update_id,
-                                            created_at=now))
-            try:
-                await session.flush()
-            except IntegrityError as exc:  # the same update applied by another worker
-                raise ConcurrentUpdate(channel) from exc
+            outcome = None
+            if handler is None:
+                # The engine is pure: file checks (image decoding) run off the event loop,
+                # and before the write lock, so other merchants are not held up.
+                run = self.guide.handle
+                outcome = (await asyncio.to_thread(run, state, event, today)
+                           if isinstance(event, Upload) else run(state, event, today))
+            async with self._writer:
+                if merchant.id is None:
+                    session.add(merchant)
+                    await session.flush()
+                if outcome is None:
+                    turn = Turn(self, session, merchant, state, event, arg, now)
+                    replies = await handler(turn)
+                    outcome = self.guide.handle(turn.state, Text("/repeat"), today)
+                    outcome.replies[:0] = replies
+                await self._write(session, channel, merchant, event, update_id, outcome, now)
+                await session.commit()
         log.info("%s event %s -> %s.%s", channel, type(event).__name__,
                  outcome.state.flow, outcome.state.step)
         return Result(outcome.replies, outcome.expects, outcome.state.locale,
                       documents=outcome.state.documents)
+
+    async def _write(self, session, channel, merchant, event, update_id, outcome, now) -> None:
+        await self._persist_effects(session, merchant, outcome.effects, now)
+        for hook in self.after_turn:
+            await hook(Turn(self, session, merchant, outcome.state, event, "", now))
+        version = merchant.version
+        result = await session.execute(
+            update(Merchant)
+            .where(Merchant.id == merchant.id, Merchant.version == version)
+            .values(state=self.seal(outcome.state.to_json()), locale=outcome.state.locale,
+                    version=version + 1, updated_at=now)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(channel)
+        if update_id is not None:
+            session.add(ProcessedUpdate(channel=channel, update_key=update_id, created_at=now))
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # the same update applied by another worker
+            raise ConcurrentUpdate(channel) from exc
 
     def add_command(self, name: str, handler: Handler, help_line: Msg) -> None:
         self.commands[name] = handler
