@@ -62,6 +62,7 @@ def basic_until_id(c, files):
     assert c.step == "basic.company_name"
     c.text("宁波海岸贸易有限公司")
     c.file(files / "license.png")
+    c.text("长期")
     c.text("91350100M000100Y43")
     c.text("张伟")
     assert c.step == "basic.legal_id"
@@ -86,6 +87,9 @@ def test_basic_certification_in_chinese_with_every_refusal(chat, files, tmp_path
     refused(c, "basic.license", lambda: c.file(files / "missing.png"))
     refused(c, "basic.license", lambda: c.text("我没有扫描件"))
     c.file(files / "license.png")
+    assert c.step == "basic.license_end"
+    refused(c, "basic.license_end", lambda: c.text("2020年1月1日"))  # expired: F-DOC-1
+    c.text("2035-06-30")
     assert c.step == "basic.uscc"
     refused(c, "basic.uscc", lambda: c.text("91350100M000100Y44"))  # check character wrong
     refused(c, "basic.uscc", lambda: c.text("9135010"))
@@ -121,6 +125,7 @@ def test_a_restart_continues_exactly_where_the_merchant_stopped(chat, files):
     c.choose("basic")
     c.text("Ningbo Coast Trading Co., Ltd.")
     c.file(files / "license.png")
+    c.text("long-term")
     assert c.step == "basic.uscc"
     c.close()
     again = chat()

@@ -91,7 +91,8 @@ async def test_id_numbers_never_reach_the_logs(service, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)  # SQLAlchemy logs statements at this level
     license_scan = scan(tmp_path / "license.png")
     events = [Hello(), Choose("basic"), Text("宁波海岸贸易有限公司"),
-              Upload(license_scan.read_bytes(), "license.png"), Text("91350100M000100Y43"),
+              Upload(license_scan.read_bytes(), "license.png"), Text("长期"),
+              Text("91350100M000100Y43"),
               Text("张伟"), Text("110105194912310021"), Text(ID), Text("/status")]
     for event in events:
         result = await service.handle("t", "u5", event)

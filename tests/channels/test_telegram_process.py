@@ -125,7 +125,9 @@ async def test_a_full_chinese_basic_certification_with_uploads(bot, api, zh):
     out = await person.say("杭州星辰贸易有限公司")
     assert zh("basic", "license") in out[-1]["text"]
     out = await person.send_document(picture(1200, 1600, "JPEG", seed=1), "营业执照.jpg")
-    assert "营业执照.jpg" in texts(out) and zh("basic", "uscc") in out[-1]["text"]
+    assert "营业执照.jpg" in texts(out) and zh("basic", "license_end") in out[-1]["text"]
+    out = await person.say("长期")
+    assert zh("basic", "uscc") in out[-1]["text"]
     out = await person.say(USCC)
     assert zh("basic", "legal_name") in out[-1]["text"]
     out = await person.say("张伟")
@@ -188,7 +190,7 @@ async def test_a_duplicated_update_is_applied_once(bot, api, zh):
     again = await person.send(update)  # Telegram delivers it once more
     assert again == []
     out = await person.send_document(picture(1200, 1600, "PNG", seed=2), "license.png")
-    assert zh("basic", "uscc") in out[-1]["text"]
+    assert zh("basic", "license_end") in out[-1]["text"]
 
 
 async def test_kill_9_and_restart_continue_exactly(bot, api, zh):
@@ -210,8 +212,10 @@ async def test_kill_9_and_restart_continue_exactly(bot, api, zh):
     assert not bot.documents("business_license")
     await bot.start()
     await api.until(lambda: api.confirmed(license_update["update_id"]))
-    assert zh("basic", "uscc") in person.inbox[-1]["text"]
+    assert zh("basic", "license_end") in person.inbox[-1]["text"]
     assert len(bot.documents("business_license")) == 1
+    out = await person.say("长期")
+    assert zh("basic", "uscc") in out[-1]["text"]
 
     # killed after the answer was saved, before the reply went out: nothing is applied twice
     api.hung.clear()

@@ -196,7 +196,7 @@ async def test_full_chinese_basic_certification(world):
     image = await merchant.post(image_xml(USER, media_id, merchant.msg_id))
     reply = await merchant.expect_reply(before)
     assert "已收到 营业执照.png" in reply
-    assert "统一社会信用代码" in reply
+    assert "有效期" in reply
     assert fake.gettoken_calls == tokens_before + 1
     assert "media/get" in fake.calls
 
@@ -217,6 +217,8 @@ async def test_full_chinese_basic_certification(world):
     assert fake.calls.count("media/get") == downloads  # not even downloaded again
     assert db_rows(bot, "select count(*) from documents") == [(1,)]
 
+    reply = await merchant.say("长期")
+    assert "统一社会信用代码" in reply
     reply = await merchant.say("91330106MA2B3C4D5D")
     assert "法人" in reply
     await merchant.say("张伟")

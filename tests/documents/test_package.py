@@ -89,6 +89,7 @@ async def basic_and_factory(m: Merchant_):
     await m(Choose("basic"))
     await m(COMPANY)
     await m(Upload(samples.scan(seed=7), "license.png"))
+    await m("长期")
     await m("91330106MA2B3C4D5D")
     await m("张伟")
     await m(ID)
@@ -227,7 +228,7 @@ async def test_a_large_scan_comes_back_smaller_and_sharp_and_replaces_the_origin
     assert after.id == before.id and after.size == len(data) and after.kind == "jpg"
     assert FileStore(settings.files_dir).locate(after.storage).read_bytes() == data
     assert not FileStore(settings.files_dir).locate(before.storage).exists()
-    assert m.step == "basic.uscc"  # the conversation goes on where it was
+    assert m.step == "basic.license_end"  # the conversation goes on where it was
 
 
 async def test_asking_for_a_smaller_copy_of_a_small_scan_changes_nothing(desk):
@@ -369,7 +370,7 @@ async def test_retention_removes_files_of_inactive_merchants_orphans_and_old_han
         (kept,) = (await session.scalars(select(Document))).all()
     assert [name for name, _ in files.names()] == [kept.storage]
     result = await old(Text("/status"))
-    assert result.expects.step == "basic.uscc"  # the conversation stays where it was
+    assert result.expects.step == "basic.license_end"  # the conversation stays where it was
     assert "Business license scan" in result.replies[0].text.split("Still missing")[1]
 
 
