@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import aiosqlite
@@ -21,7 +22,7 @@ import aiosqlite
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.content import load_guide  # noqa: E402
-from bot.engine.model import Choose, Hello, Text  # noqa: E402
+from bot.engine.model import Choose, Hello, State, Text  # noqa: E402
 from bot.service import Service  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from bot.store.files import FileStore  # noqa: E402
@@ -53,6 +54,19 @@ async def run_service(directory: Path, merchants: int) -> list[float]:
             latencies.append(time.perf_counter() - start)
     await db.close()
     return latencies
+
+
+def run_engine(turns: int) -> list[float]:
+    """The pure engine alone on the same script: what a turn costs before any I/O."""
+    guide = load_guide()
+    latencies: list[float] = []
+    while len(latencies) < turns:
+        state = State("zh_CN")
+        for event in SCRIPT:
+            start = time.perf_counter()
+            state = guide.handle(state, event, date(2026, 11, 29)).state
+            latencies.append(time.perf_counter() - start)
+    return latencies[:turns]
 
 
 async def run_baseline(directory: Path, turns: int) -> list[float]:
@@ -93,6 +107,7 @@ async def main() -> None:
         with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
             service = await run_service(Path(tmp), args.merchants)
             floor = await run_baseline(Path(tmp), len(service))
+        describe("engine alone (no I/O)", run_engine(len(service)))
         ours = describe("service (engine + SQLite state)", service)
         base = describe("baseline (aiosqlite, 1 row/turn)", floor)
         ratios.append(ours / base)
