@@ -56,6 +56,7 @@ class Guide:
     def __init__(self, flows: Mapping[str, Flow], renderer: Renderer) -> None:
         self.flows = dict(flows)
         self.render = renderer
+        self.company_keys = company_keys(self.flows)  # questions that ask for a company name
 
     def handle(self, state: State, event: Any, today: date) -> Outcome:
         turn = _Turn(self, copy.deepcopy(state), today)
@@ -287,7 +288,7 @@ class _Turn:
             notes = check_answer(
                 key, value, answers=self.s.answers, today=self.today,
                 collects_license=collects_license(self.flow),
-                company_keys=company_keys(self.g.flows),
+                company_keys=self.g.company_keys,
                 file_names=[d.name for d in self.s.documents])
         except Invalid as refused:
             self.say(refused.message)
@@ -351,7 +352,7 @@ class _Turn:
                                           limit=human_size(spec.rule.max_bytes)))
             return
         try:  # duplicates among the merchant's files; notes for photos and large scans
-            review = review_upload(checked, upload, spec, self.s, company_keys(self.g.flows))
+            review = review_upload(checked, upload, spec, self.s, self.g.company_keys)
         except Invalid as refused:
             self.say(refused.message)
             return
