@@ -23,7 +23,7 @@ from bot.engine.messages import Invalid, Msg
 from bot.engine.validators import VALIDATORS
 from tests.documents import samples
 
-PER_INPUT = 3.0  # seconds
+PER_INPUT = 10.0  # seconds: a bound against hangs, generous for a loaded CI machine
 MB = 1024 * 1024
 FUZZ = settings(max_examples=60, deadline=int(PER_INPUT * 1000),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -155,7 +155,7 @@ def bounded(check) -> tuple[float, int]:
 def test_a_pdf_bomb_in_its_metadata_is_never_inflated():
     bomb = samples.flate_bomb_pdf()
     seconds, peak = bounded(lambda: check_file(bomb, "x.pdf", RULES["pdf"]))
-    assert seconds < 1 and peak < 20 * MB
+    assert seconds < PER_INPUT and peak < 20 * MB
 
 
 def test_a_workbook_of_empty_cells_is_refused_in_bounded_time_and_memory():
@@ -184,7 +184,7 @@ def test_entities_in_a_workbook_are_refused():
 def test_text_validators_take_any_text(name):
     validator = VALIDATORS[name]
 
-    @settings(max_examples=80, deadline=1000)
+    @settings(max_examples=80, deadline=int(PER_INPUT * 1000))
     @given(st.one_of(st.text(max_size=80), mutated(validator.example.encode()).map(
         lambda b: b.decode("utf-8", "replace"))))
     def run(text):
@@ -199,7 +199,7 @@ def test_text_validators_take_any_text(name):
     run()
 
 
-@settings(max_examples=100, deadline=1000)
+@settings(max_examples=100, deadline=int(PER_INPUT * 1000))
 @given(st.text(max_size=120))
 def test_company_name_forms_take_any_text(text):
     assert isinstance(name_key(text), str)
