@@ -424,4 +424,4 @@ def test_any_input_is_accepted_or_refused_quickly(data):
         assert isinstance(exc.message, Msg)
     else:
         assert checked.kind in KINDS and checked.size == len(data)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # a hang, not a speed, check
