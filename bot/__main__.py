@@ -97,9 +97,14 @@ async def run(settings: Settings) -> None:
         await chat(settings, argparse.Namespace(json=False, user="console", lang=None, db=None),
                    remind=True)
         return
+    from bot.web import serving_uploads
+
     senders = build_senders(settings)  # each channel adds its sender while it serves
-    async with open_service(settings) as service, running_reminders(service, settings, senders):
-        await asyncio.gather(*(serve(service, settings, senders=senders) for serve in channels))
+    async with (open_service(settings) as service,
+                running_reminders(service, settings, senders),
+                serving_uploads(service, settings) as uploads):  # one page, every channel
+        await asyncio.gather(*(serve(service, settings, senders=senders, uploads=uploads)
+                               for serve in channels))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     bot_public_url: str | None = None  # e.g. https://bot.example.com (what merchants open)
     bot_upload_secret: SecretStr | None = None  # HMAC key; empty: one kept in the data dir
     bot_upload_ttl: int = 1800  # seconds an upload link stays valid
+    bot_upload_listen: str = "127.0.0.1:8081"  # the page's own server when no channel's serves it
 
     # Reminders: quiet hours and send time are the merchant's local time (Merchant.timezone).
     bot_quiet_hours: str = "21:00-09:00"  # nothing is sent then; "off": no quiet hours

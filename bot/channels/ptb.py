@@ -43,6 +43,7 @@ from bot.channels.telegram.retry import Backoff, retrying
 from bot.channels.telegram.webhook import serve_webhook, webhook_app
 from bot.config import Settings
 from bot.service import Service
+from bot.web.upload import UploadPage
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +149,15 @@ def guide_handler(channel: TelegramChannel) -> TypeHandler:
 
 
 async def serve(service: Service, settings: Settings,
-                senders: MutableMapping[str, Any] | None = None) -> None:
-    """Run the guide through a PTB ``Application`` until cancelled."""
+                senders: MutableMapping[str, Any] | None = None,
+                uploads: UploadPage | None = None) -> None:
+    """Run the guide through a PTB ``Application`` until cancelled (``uploads``: as for
+    ``bot.channels.telegram.serve``)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
     app = build_application(settings)
     channel = TelegramChannel(service, PTBTransport(app.bot),
-                              max_download=settings.telegram_max_download_mb * MB)
+                              max_download=settings.telegram_max_download_mb * MB,
+                              uploads=uploads)
     app.add_handler(guide_handler(channel))
 
     def feed(update: Update) -> asyncio.Future[None]:
@@ -184,6 +188,8 @@ async def serve(service: Service, settings: Settings,
 
             web = webhook_app(url, secret.get_secret_value(),
                               lambda data: Update.de_json(data, app.bot), feed)
+            if uploads is not None:
+                uploads.add_routes(web)
             await serve_webhook(web, settings.telegram_webhook_listen, set_webhook)
         else:
             await app.bot.delete_webhook(drop_pending_updates=False)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from aiohttp import web
 
 from bot.config import Settings
 from bot.service import Service
@@ -14,6 +18,7 @@ from bot.web.upload import UploadPage
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "upload_secret"
+UPLOAD_BODY_LIMIT = 64 * 1024 * 1024  # the upload page streams; this bounds anything else
 
 
 def upload_secret(settings: Settings) -> bytes:
@@ -38,9 +43,52 @@ def upload_secret(settings: Settings) -> bytes:
             tmp.unlink()
     return bytes.fromhex(path.read_text(encoding="ascii").strip())
 
+
 def build_upload_page(service: Service, settings: Settings, base_url: str) -> UploadPage:
     return UploadPage(service, secret=upload_secret(settings), base_url=base_url,
                       ttl=settings.bot_upload_ttl)
 
 
-__all__ = ["UploadPage", "build_upload_page", "upload_secret"]
+@asynccontextmanager
+async def serving_uploads(service: Service,
+                          settings: Settings) -> AsyncIterator[UploadPage | None]:
+    """One upload page for every channel of ``run``. WeCom's server serves it when WeCom runs,
+    else Telegram's webhook server in webhook mode; with neither (Telegram polling) a small
+    server of its own listens on BOT_UPLOAD_LISTEN. None when that server cannot listen: the
+    chat works without the page."""
+    own = False
+    if settings.wecom_configured:
+        listen = settings.wecom_listen
+    elif settings.telegram_bot_token and settings.telegram_webhook_url:
+        listen = settings.telegram_webhook_listen
+    else:
+        listen, own = settings.bot_upload_listen, True
+    base_url = settings.bot_public_url or f"http://{listen}"
+    if not settings.bot_public_url:
+        log.warning("BOT_PUBLIC_URL is not set: upload links point at %s", base_url)
+    uploads = build_upload_page(service, settings, base_url)
+    page: UploadPage | None = uploads
+    runner = None
+    try:
+        if own:
+            host, sep, port = listen.strip().rpartition(":")
+            if not sep or not port.isdigit():
+                raise ValueError(f"BOT_UPLOAD_LISTEN must be host:port, got {listen!r}")
+            app = web.Application(client_max_size=UPLOAD_BODY_LIMIT)
+            uploads.add_routes(app)
+            runner = web.AppRunner(app, access_log=None)  # paths carry upload tokens
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, host.strip("[]") or "0.0.0.0", int(port)).start()
+                log.info("upload page: listening on %s", listen)
+            except OSError as exc:  # e.g. the port is taken: an optional page stops nothing
+                log.error("upload page: cannot listen on %s (%s); no upload links", listen, exc)
+                page = None
+        yield page
+    finally:
+        await uploads.close()
+        if runner is not None:
+            await runner.cleanup()
+
+
+__all__ = ["UploadPage", "build_upload_page", "serving_uploads", "upload_secret"]

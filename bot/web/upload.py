@@ -165,14 +165,15 @@ class UploadPage:
         locale, expects = await expectation(self.service, grant.channel, grant.user_key)
         if await applied(self.service, grant.channel, grant.update_id):
             return self._message(locale, Msg("This upload link was already used."), status=410)
-        spec = self._spec(grant.step)
+        spec = self.spec(grant.step)
         if spec is None or expects.kind != "files" or expects.step != grant.step:
             return self._message(locale, Msg(
                 "This link belongs to a question that is already answered; the chat shows the "
                 "current one."), status=410)
         return grant, locale, spec
 
-    def _spec(self, step_ref: str) -> FileSpec | None:
+    def spec(self, step_ref: str) -> FileSpec | None:
+        """What the files question ``flow.step`` accepts (None: not a files question)."""
         flow_id, _, step_id = step_ref.partition(".")
         flow = self.service.guide.flows.get(flow_id)
         step = flow.steps.get(step_id) if flow else None

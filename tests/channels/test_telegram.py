@@ -22,6 +22,7 @@ from bot.service import Result, Service
 from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.store.models import Document, Merchant, ProcessedUpdate
+from bot.web.upload import UploadPage
 
 TINY = Path(__file__).with_name("tiny")
 ID = "11010519491231002X"
@@ -31,7 +32,8 @@ UID = 7001
 class Rig:
     """A channel wired to a recording session; ``feed`` hands it updates as Telegram would."""
 
-    def __init__(self, service: Service, updates: Updates) -> None:
+    def __init__(self, service: Service, updates: Updates,
+                 uploads: UploadPage | None = None) -> None:
         self.service = service
         self.updates = updates
         self.session = RecordingSession(updates.files)
@@ -46,7 +48,7 @@ class Rig:
         self.bot = make_bot(TOKEN, "http://127.0.0.1:9", backoff=self.backoff,
                             session=self.session)
         self.channel = TelegramChannel(service, AiogramTransport(self.bot, self.backoff),
-                                       album_wait=0.05, album_max_wait=2.0)
+                                       album_wait=0.05, album_max_wait=2.0, uploads=uploads)
 
     def update(self, data: dict) -> Update:
         return Update.model_validate(data, context={"bot": self.bot})

@@ -35,7 +35,8 @@ class BotProcess:
         self.env = {**base, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_SERVER": api.url,
                     "BOT_DATA_DIR": str(self.data), "TELEGRAM_POLL_TIMEOUT": "1",
                     "TELEGRAM_LIBRARY": library, "PYTHONPATH": str(ROOT),
-                    "PYTHONUNBUFFERED": "1", "BOT_LOG_LEVEL": "INFO", **env}
+                    "PYTHONUNBUFFERED": "1", "BOT_LOG_LEVEL": "INFO",
+                    "BOT_UPLOAD_LISTEN": f"127.0.0.1:{free_port()}", **env}
         self.proc: subprocess.Popen | None = None
 
     async def start(self) -> None:

@@ -21,6 +21,7 @@ from bot.channels.telegram.polling import UNAUTHORIZED, Poller, PollingStopped
 from bot.channels.telegram.webhook import serve_webhook, webhook_app
 from bot.config import Settings
 from bot.service import Service
+from bot.web.upload import UploadPage
 
 __all__ = ["CHANNEL", "TelegramChannel", "serve"]
 
@@ -28,19 +29,23 @@ log = logging.getLogger(__name__)
 
 
 async def serve(service: Service, settings: Settings,
-                senders: MutableMapping[str, Any] | None = None) -> None:
+                senders: MutableMapping[str, Any] | None = None,
+                uploads: UploadPage | None = None) -> None:
     """Run the Telegram channel until cancelled. ``senders`` (channel name -> ``Sender``) gets
-    ``"telegram"`` while the channel runs, for messages the bot sends on its own (reminders)."""
+    ``"telegram"`` while the channel runs, for messages the bot sends on its own (reminders).
+    ``uploads`` takes files over the download limit in the browser; the webhook server serves
+    it too (without a webhook, whoever built it serves it)."""
     if settings.telegram_library == "ptb":
         from bot.channels.ptb import serve as serve_ptb
 
-        await serve_ptb(service, settings, senders)
+        await serve_ptb(service, settings, senders, uploads)
         return
     assert settings.telegram_bot_token is not None
     bot = make_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_server,
                    local=settings.telegram_api_local)
     channel = TelegramChannel(service, AiogramTransport(bot),
-                              max_download=settings.telegram_max_download_mb * MB)
+                              max_download=settings.telegram_max_download_mb * MB,
+                              uploads=uploads)
     if senders is not None:
         senders[CHANNEL] = channel
     try:
@@ -67,6 +72,8 @@ async def serve(service: Service, settings: Settings,
                                       drop_pending_updates=False)
 
             app = webhook_app(url, secret.get_secret_value(), parse, channel.accept)
+            if uploads is not None:
+                uploads.add_routes(app)
             await serve_webhook(app, settings.telegram_webhook_listen, set_webhook)
         else:
             await bot.delete_webhook(drop_pending_updates=False)

@@ -15,7 +15,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiogram.types import Update
 
@@ -37,6 +37,9 @@ from bot.engine.model import Choose, Event, Expect, Reply, Text, Upload
 from bot.i18n import negotiate
 from bot.service import Result, Service
 
+if TYPE_CHECKING:
+    from bot.web.upload import UploadPage
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
@@ -53,6 +56,9 @@ UNSUPPORTED = Msg("I can read text, button presses, documents and photos. Please
                   "those.")
 TOO_BIG = Msg("This file is {size}, but Telegram lets bots download files only up to {limit}. "
               "Please send a smaller file, for example a compressed scan or a PDF.")
+TOO_BIG_LINK = Msg("This file is {size}, too large for Telegram: bots can download files only up "
+                   "to {limit}. Please upload it in the browser with this one-time link (valid "
+                   "for {minutes} minutes):\n{link}")
 NOT_USED = Msg("{count} more file(s) of this album were not used: the question they were sent "
                "for is already complete.")
 
@@ -90,10 +96,13 @@ class TelegramChannel:
     def __init__(self, service: Service, transport: Transport, *,
                  max_download: int = BOT_API_DOWNLOAD_LIMIT, album_wait: float = 0.8,
                  album_max_wait: float = 5.0, remembered_chats: int = 10_000,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, uploads: UploadPage | None = None) -> None:
         self.service = service
         self.transport = transport
         self.max_download = max_download
+        self.uploads = uploads  # the one-time upload page, for files Telegram will not hand over
+        if uploads is not None:
+            uploads.register(CHANNEL, self.deliver)
         self.album_wait, self.album_max_wait = album_wait, album_max_wait
         self.codec = CallbackCodec(service.guide.flows)
         self.lanes = Lanes()
@@ -148,6 +157,14 @@ class TelegramChannel:
             permanent = "forbidden" in text.lower() or "chat not found" in text.lower()
             raise DeliveryError(f"telegram: {redact(text)}", permanent=permanent) from None
 
+    async def deliver(self, user_key: str, result: Result) -> None:
+        """The upload page's ``deliver``: the answer to a file uploaded in the browser, sent in
+        the merchant's lane so that it keeps its place among the chat's own answers."""
+        try:
+            await self.lanes.submit(user_key, lambda: self._deliver(int(user_key), result))
+        except Exception as exc:  # noqa: BLE001 - the file is stored; the page said so
+            log.error("sending the answer to a browser upload failed: %s", redact(repr(exc)))
+
     # -- one update ----------------------------------------------------------------------
     async def _run_single(self, inc: Incoming) -> None:
         async with self._slots:
@@ -190,16 +207,35 @@ class TelegramChannel:
         ref = inc.file
         assert ref is not None
         if ref.size is not None and ref.size > self.max_download:
-            return self._too_big(ref.size)
+            return await self._too_big(inc.user_key, ref.size)
         try:
             data = await self.transport.download(ref.file_id, self.max_download)
         except FileTooBig as exc:
-            return self._too_big(exc.size)
+            return await self._too_big(inc.user_key, exc.size)
         return Upload(data, ref.name, compressed=ref.compressed)
 
-    def _too_big(self, size: int | None) -> Msg:
+    async def _too_big(self, user_key: str, size: int | None) -> Msg:
         shown = human_size(size, round_up=True) if size else f"> {human_size(self.max_download)}"
-        return Msg(TOO_BIG.msgid, size=shown, limit=human_size(self.max_download))
+        limit = human_size(self.max_download)
+        link = await self._upload_link(user_key, size)
+        if link is None or self.uploads is None:
+            return Msg(TOO_BIG.msgid, size=shown, limit=limit)
+        return Msg(TOO_BIG_LINK.msgid, size=shown, limit=limit, link=link,
+                   minutes=self.uploads.ttl_minutes)
+
+    async def _upload_link(self, user_key: str, size: int | None) -> str | None:
+        """A link to the upload page when the current question takes files larger than bots
+        may download; a file over the question's own limit would be refused there too."""
+        if self.uploads is None:
+            return None
+        expects = (await self.service.peek(CHANNEL, user_key)).expects
+        step = expects.step
+        spec = self.uploads.spec(step) if expects.kind == "files" and step else None
+        if step is None or spec is None or spec.rule.max_bytes <= self.max_download:
+            return None
+        if size is not None and size > spec.rule.max_bytes:
+            return None
+        return self.uploads.make_upload_link(CHANNEL, user_key, step)
 
     # -- an album: every photo stored once, in order; one answer -------------------------
     async def _run_album(self, album: Album) -> None:

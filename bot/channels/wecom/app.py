@@ -16,12 +16,11 @@ from bot.channels.wecom.channel import CHANNEL, WeComChannel
 from bot.channels.wecom.crypto import WeComCrypto
 from bot.config import Settings
 from bot.service import Service
-from bot.web import UploadPage, build_upload_page
+from bot.web import UPLOAD_BODY_LIMIT, UploadPage, build_upload_page
 
 log = logging.getLogger(__name__)
 
 API_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
-UPLOAD_BODY_LIMIT = 64 * 1024 * 1024  # the upload page streams; this bounds anything else
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -47,9 +46,6 @@ async def serve(service: Service, settings: Settings, stop: asyncio.Event | None
     (channel name -> ``bot.channels.base.Sender``) gets ``"wecom"`` while the channel runs, for
     messages the bot sends on its own (reminders)."""
     host, port = parse_listen(settings.wecom_listen)
-    base_url = settings.bot_public_url or f"http://{settings.wecom_listen}"
-    if not settings.bot_public_url:
-        log.warning("BOT_PUBLIC_URL is not set: upload links point at %s", base_url)
     crypto = build_crypto(settings)
     async with aiohttp.ClientSession(timeout=API_TIMEOUT) as session:
         api = WeComApi(session, base_url=settings.wecom_api_base,
@@ -57,6 +53,9 @@ async def serve(service: Service, settings: Settings, stop: asyncio.Event | None
                        secret=settings.wecom_secret.get_secret_value(),
                        agent_id=int(settings.wecom_agent_id))
         if uploads is None:
+            base_url = settings.bot_public_url or f"http://{settings.wecom_listen}"
+            if not settings.bot_public_url:
+                log.warning("BOT_PUBLIC_URL is not set: upload links point at %s", base_url)
             uploads = build_upload_page(service, settings, base_url)
         channel = WeComChannel(service, api, uploads)
         uploads.register(CHANNEL, channel.deliver)
