@@ -73,8 +73,12 @@ async def remind(settings: Settings, args: argparse.Namespace) -> None:
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
-    async with open_service(settings, args.db) as service:
-        worker = reminder_worker(service, settings, build_senders(settings), report=print_line)
+    from bot.channels.senders import channel_senders
+
+    async with (open_service(settings, args.db) as service,
+                channel_senders(service, settings) as channels):
+        senders = {**build_senders(settings), **channels}
+        worker = reminder_worker(service, settings, senders, report=print_line)
         if args.once:
             now = parse_now(args.now, settings.bot_timezone) if args.now else service.clock()
             await worker.run_once(now)
