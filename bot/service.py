@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.engine.machine import HELP, Guide
 from bot.engine.messages import Msg
 from bot.engine.model import (
+    Choose,
     DocumentRef,
     DropDocuments,
     Event,
@@ -32,7 +33,6 @@ from bot.engine.model import (
     State,
     StoreDocument,
     Text,
-    Choose,
     Upload,
 )
 from bot.i18n import negotiate

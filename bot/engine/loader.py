@@ -165,9 +165,8 @@ def check_flows(
     locales = tuple(locales)
     facts = set(known_facts) if known_facts is not None else None
     for flow in flows.values():
-        where = flow.source
 
-        def fail(step: Step | None, problem: str) -> FlowError:
+        def fail(step: Step | None, problem: str, where: str = flow.source) -> FlowError:
             at = f" step '{step.id}':" if step else ""
             return FlowError(f"{where}:{at} {problem}")
 

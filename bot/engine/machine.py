@@ -238,11 +238,14 @@ class _Turn:
             step_id = target
         raise RuntimeError(f"flow {self.s.flow}: too many steps without a question")
 
+    def answered(self, step: Step) -> bool:
+        if step.kind == "text":
+            return step.answer_key(self.s.flow) in self.s.answers
+        return step.kind == "files" and bool(self.docs(step.files.category))
+
     def offer_existing(self, step: Step, *, back: bool) -> None:
         """Answers belong to the merchant: offer what we have instead of asking blindly."""
-        if step.kind == "text" and step.answer_key(self.s.flow) in self.s.answers:
-            self.s.pending = {"offer": True, "back": back}
-        elif step.kind == "files" and self.docs(step.files.category):
+        if self.answered(step):
             self.s.pending = {"offer": True, "back": back}
         elif step.kind == "choice" and back:
             self.s.pending = {"back": True}
