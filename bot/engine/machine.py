@@ -180,17 +180,18 @@ class _Turn:
             self.ask(step)
 
     def back(self) -> None:
-        if not self.s.stack:
-            self.say(Msg("There is no earlier question to go back to."))
-            self.resume()
-            return
-        ref = self.s.stack.pop()
-        flow_id, _, step_id = ref.partition(".")
-        self.s.flow, self.s.step = flow_id, step_id
-        self.s.pending = {}
-        step = self.flow.steps[step_id]
-        self.offer_existing(step, back=True)
-        self.ask(step)
+        # A question the content no longer has (the flows changed since) is skipped.
+        while self.s.stack:
+            flow_id, _, step_id = self.s.stack.pop().partition(".")
+            flow = self.g.flows.get(flow_id)
+            step = flow.steps.get(step_id) if flow else None
+            if step is not None and step.is_question:
+                self.s.flow, self.s.step, self.s.pending = flow_id, step_id, {}
+                self.offer_existing(step, back=True)
+                self.ask(step)
+                return
+        self.say(Msg("There is no earlier question to go back to."))
+        self.resume()
 
     # -- moving through the flow ---------------------------------------------------------
     def enter_flow(self, flow_id: str) -> None:

@@ -328,3 +328,18 @@ def test_the_number_of_done_finishes_a_files_step(guide):
         talk(event)
     talk("1")
     assert talk.step == "one.kind"
+
+
+def test_a_conversation_survives_steps_removed_from_the_content(guide):
+    talk = Talk(guide)
+    talk(Choose("one"))
+    talk("Acme Trading Co., Ltd.")
+    talk.state.stack.insert(0, "gone.step")  # a question an older release had
+    talk.state.stack.append("one.vanished")
+    talk("/back")
+    assert talk.step == "one.name"
+    talk.state.flow, talk.state.step = "gone", "step"
+    talk("hello")
+    assert talk.step == "menu.main"
+    talk("/back")
+    assert "no earlier question" in talk.text
