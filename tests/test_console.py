@@ -302,3 +302,14 @@ def test_output_is_one_json_object_per_line(chat):
     assert all(set(r) >= {"text", "choices"} for r in reply["replies"])
     assert "https://work.alibaba.com" in c.said
     json.dumps(reply)
+
+
+def test_an_amount_without_currency_is_said_back_as_dollars(chat):
+    c = chat(lang="zh_CN")
+    c.choose("strength")
+    c.choose("passed")
+    c.choose("both")
+    c.choose("gold")
+    c.text("300万")
+    assert c.step == "strength.response_rate"
+    assert "按美元理解" in c.said and "/back" in c.said

@@ -172,6 +172,9 @@ def check_answer(key: str, value: Any, *, answers: Mapping[str, Any], today: dat
                  collects_license: bool, company_keys: Mapping[str, str],
                  file_names: Iterable[str]) -> tuple[Msg, ...]:
     """Notes for a valid answer, or ``Invalid`` when it must not be accepted at all."""
+    if isinstance(value, Mapping) and value.get("assumed"):  # an amount without a currency
+        return (Msg("No currency was given, so I read the amount as US dollars. If you meant "
+                    "yuan, type /back and write it with 元 or RMB, for example 300万元."),)
     if key == LICENSE_END:
         validity = license_validity({LICENSE_END: value}, today)
         note = validity_note(validity)

@@ -454,7 +454,7 @@ _AMOUNT_RE = re.compile(
 )
 
 
-def parse_money(text: str) -> dict[str, str]:
+def parse_money(text: str) -> dict[str, Any]:
     raw = _normalise_width(text).lower()
     if not raw:
         raise _empty(MONEY_EXAMPLE)
@@ -475,8 +475,12 @@ def parse_money(text: str) -> dict[str, str]:
     if match["sign"] or amount <= 0:
         raise Invalid(Msg("The amount must be greater than zero. Example: {example}",
                           example=MONEY_EXAMPLE))
-    currency = currencies.pop() if currencies else _DEFAULT_CURRENCY
-    return {"amount": format(amount.normalize(), "f"), "currency": currency}
+    currency = currencies.pop() if currencies else None
+    value: dict = {"amount": format(amount.normalize(), "f"),
+                   "currency": currency or _DEFAULT_CURRENCY}
+    if currency is None:
+        value["assumed"] = True  # said back to the merchant, who may have meant yuan
+    return value
 
 
 def _display_money(value: Mapping[str, str], locale: str) -> str:

@@ -386,7 +386,15 @@ def test_phone_refused(text):
     ],
 )
 def test_money_accepted(text, amount, currency):
-    assert parse("money", text) == {"amount": amount, "currency": currency}
+    value = parse("money", text)
+    assert {k: value[k] for k in ("amount", "currency")} == {"amount": amount, "currency": currency}
+
+
+@pytest.mark.parametrize(("text", "assumed"), [("50万", True), ("500,000", True),
+                                               ("50万美元", False), ("$500k", False),
+                                               ("300万元", False), ("USD 0.5M", False)])
+def test_an_amount_without_currency_is_marked_as_read_in_dollars(text, assumed):
+    assert parse("money", text).get("assumed", False) is assumed
 
 
 @pytest.mark.parametrize(
