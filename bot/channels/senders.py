@@ -16,7 +16,9 @@ from bot.service import Service
 
 
 @asynccontextmanager
-async def channel_senders(service: Service, settings: Settings) -> AsyncIterator[dict[str, Sender]]:
+async def channel_senders(
+    service: Service, settings: Settings
+) -> AsyncIterator[dict[str, Sender]]:
     senders: dict[str, Sender] = {}
     async with AsyncExitStack() as stack:
         if settings.telegram_bot_token:

@@ -57,7 +57,8 @@ def _parse_flow(path: Path) -> Flow:
 
 
 _STEP_KEYS = {
-    "kind", "text", "label", "next", "facts", "menu_path", "validator", "answer", "options", "files",
+    "kind", "text", "label", "next", "facts", "menu_path", "validator", "answer", "options",
+    "files",
     "rule", "cases", "template", "effect",
 }
 _FILE_KEYS = {"category", "label", "accept", "max_mb", "recommend_mb", "min", "max", "min_pixels"}

@@ -127,7 +127,7 @@ class Upload:
 
 @dataclass(frozen=True)
 class Hello:
-    """A conversation opens (a new chat, or a channel reconnecting): greet or repeat the question."""
+    """A conversation opens (a new chat, a channel reconnecting): greet or repeat the question."""
 
 
 Event = Text | Choose | Upload | Hello
