@@ -98,6 +98,7 @@ async def run(settings: Settings) -> None:
         channels.append(serve_wecom)
     if not channels:
         log.info("no channel configured: opening the console chat")
+        logging.getLogger().setLevel(logging.WARNING)  # start-up lines would break up the chat
         await chat(settings, argparse.Namespace(json=False, user="console", lang=None, db=None),
                    remind=True)
         return
