@@ -112,6 +112,7 @@ class TelegramChannel:
         self._albums: dict[tuple[str, str], Album] = {}
         self._chats: OrderedDict[int, _Chat] = OrderedDict()
         self._remembered = remembered_chats
+        self._answered: OrderedDict[str, None] = OrderedDict()  # update ids answered here
 
     # -- intake: called in arrival order, never awaits -----------------------------------
     def accept(self, update: Update) -> asyncio.Future[None]:
@@ -166,6 +167,13 @@ class TelegramChannel:
             log.error("sending the answer to a browser upload failed: %s", redact(repr(exc)))
 
     # -- one update ----------------------------------------------------------------------
+    def _remember_answered(self, update_key: str | None) -> None:
+        if update_key is None:
+            return
+        self._answered[update_key] = None
+        if len(self._answered) > self._remembered:
+            self._answered.popitem(last=False)
+
     async def _run_single(self, inc: Incoming) -> None:
         async with self._slots:
             await self._single(inc)
@@ -178,9 +186,14 @@ class TelegramChannel:
                 self._log_failure(inc, exc)
                 await self._apologise(inc)
                 return
+            if result.duplicate and inc.update_key not in self._answered:
+                # Applied before a crash or a timeout, and maybe never answered: its effects
+                # are not repeated, but the merchant gets the current question again.
+                result = await self.service.notice(CHANNEL, inc.user_key, QUIET)
             if inc.kind == CHOICE:
                 await self._strip(inc.chat_id, inc.message_id)
             await self._deliver(inc.chat_id, result)
+            self._remember_answered(inc.update_key)
         except Exception as exc:  # noqa: BLE001 - sending failed after its retries
             log.error("sending the answer to update %s failed: %s", inc.update_id,
                       redact(repr(exc)))
