@@ -4,8 +4,6 @@ the company name written in two forms."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from bot.content import load_guide
@@ -21,47 +19,16 @@ from bot.engine.consistency import (
 from bot.engine.files import BLURRED
 from bot.engine.intake import SMALLER, upload_names
 from bot.engine.messages import Invalid, Msg
-from bot.engine.model import Choose, DocumentRef, Hello, State, Text, Upload
+from bot.engine.model import Choose, DocumentRef, Upload
 from tests.documents import samples
+from tests.talk import TODAY, Talk
 
-TODAY = date(2026, 11, 29)
 LANGS = ["zh_CN", "en"]
 
 
 @pytest.fixture(scope="module")
 def guide():
     return load_guide()
-
-
-class Talk:
-    def __init__(self, guide, locale):
-        self.guide = guide
-        self.state = State(locale)
-        self.out = guide.handle(self.state, Hello(), TODAY)
-        self.state = self.out.state
-
-    def __call__(self, event):
-        if isinstance(event, str):
-            event = Text(event)
-        self.before = self.state
-        self.out = self.guide.handle(self.state, event, TODAY)
-        self.state = self.out.state
-        return self
-
-    def t(self, message: Msg) -> str:
-        return self.guide.render.text(self.state.locale, message)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(r.text for r in self.out.replies)
-
-    @property
-    def step(self) -> str:
-        return self.out.expects.step
-
-    @property
-    def choices(self) -> list[str]:
-        return [c.id for r in self.out.replies for c in r.choices]
 
 
 def at_license(guide, locale):

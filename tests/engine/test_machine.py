@@ -2,7 +2,6 @@
 
 import io
 import textwrap
-from datetime import date
 
 import pytest
 from PIL import Image
@@ -11,12 +10,16 @@ from bot.content import LOCALES, template_env
 from bot.engine.loader import load_flows
 from bot.engine.machine import Guide
 from bot.engine.model import (
-    Choose, DropDocuments, Hello, State, StoreDocument, Text, Upload,
+    Choose,
+    DropDocuments,
+    Hello,
+    StoreDocument,
+    Text,
+    Upload,
 )
 from bot.engine.render import Renderer
 from bot.i18n import SUPPORTED, Translator
-
-TODAY = date(2026, 11, 29)
+from tests.talk import Talk
 
 FLOWS = {
     "menu": """
@@ -94,34 +97,6 @@ def guide(tmp_path_factory):
     translator = Translator.load(LOCALES)
     envs = {loc: template_env(translator, loc, directory / "templates") for loc in SUPPORTED}
     return Guide(load_flows(directory), Renderer(translator, envs, {"reviewed": "2026-11-29"}))
-
-
-class Talk:
-    def __init__(self, guide, locale="en"):
-        self.guide = guide
-        self.state = State(locale)
-        self.out = guide.handle(self.state, Hello(), TODAY)
-        self.state = self.out.state
-
-    def __call__(self, event):
-        if isinstance(event, str):
-            event = Text(event)
-        self.before = self.state
-        self.out = self.guide.handle(self.state, event, TODAY)
-        self.state = self.out.state
-        return self.out
-
-    @property
-    def step(self):
-        return self.out.expects.step
-
-    @property
-    def text(self):
-        return "\n".join(r.text for r in self.out.replies)
-
-    @property
-    def choices(self):
-        return [c.id for r in self.out.replies for c in r.choices]
 
 
 def png(shade=0, size=(40, 30)):
