@@ -19,6 +19,7 @@ from bot.app import (
     running_reminders,
 )
 from bot.config import Settings
+from bot.startup import plain_failures
 
 log = logging.getLogger("bot")
 
@@ -114,6 +115,11 @@ async def run(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with plain_failures(Settings):  # a bad setting or database: one sentence, status 2
+        return command(args)
+
+
+def command(args: argparse.Namespace) -> int:
     settings = Settings()
     # The JSON console owns stdout; logs go to stderr, quiet unless something is wrong.
     quiet = args.command == "chat"

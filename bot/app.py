@@ -9,6 +9,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TextIO
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.channels.base import Sender
 from bot.config import Settings
 from bot.content import load_guide
@@ -17,6 +20,7 @@ from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.worker import Worker, WorkerConfig
 from bot.service import Service
+from bot.startup import StartupError
 from bot.store.db import Database
 from bot.store.files import FileStore
 
@@ -38,8 +42,7 @@ def configure_logging(level: str) -> None:
 async def open_service(settings: Settings, database_url: str | None = None
                        ) -> AsyncIterator[Service]:
     guide = load_guide()
-    db = Database(database_url or settings.database_url)
-    await db.migrate()
+    db = await open_database(settings, database_url)
     try:
         service = Service(
             guide, db, FileStore(settings.files_dir),
@@ -50,6 +53,25 @@ async def open_service(settings: Settings, database_url: str | None = None
         yield service
     finally:
         await db.close()
+
+
+async def open_database(settings: Settings, database_url: str | None = None) -> Database:
+    """The migrated database; one that cannot be opened stops start-up naming its setting."""
+    source = ("--db" if database_url else
+              "BOT_DATABASE_URL" if settings.bot_database_url else "BOT_DATA_DIR")
+    url = database_url or settings.database_url
+    db: Database | None = None
+    try:
+        db = Database(url)
+        await db.migrate()
+    except (OSError, ImportError, SQLAlchemyError, TimeoutError) as exc:
+        if db is not None:
+            await db.close()
+        reason = getattr(exc, "orig", None) or exc
+        raise StartupError(
+            f"{source}: could not open the database {make_url(url)!r} ({reason}); check that "
+            "the server runs and accepts this URL, or that the directory is writable.") from exc
+    return db
 
 
 def build_senders(settings: Settings, console: TextIO | None = None,

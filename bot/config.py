@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.i18n import SUPPORTED, negotiate
 from bot.reminders.timing import QuietHours, Timing, parse_clock
+from bot.startup import require_together
 
 
 class Settings(BaseSettings):
@@ -66,7 +70,7 @@ class Settings(BaseSettings):
     def _locale(cls, value: str) -> str:
         locale = negotiate(value, default="")
         if locale not in SUPPORTED:
-            raise ValueError(f"unsupported locale {value!r}; use one of {SUPPORTED}")
+            raise ValueError(f"use one of {', '.join(SUPPORTED)}")
         return locale
 
     @field_validator("wecom_agent_id")
@@ -95,13 +99,20 @@ class Settings(BaseSettings):
     @field_validator("bot_quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
-        QuietHours.parse(value)  # raises on a malformed window
+        try:
+            QuietHours.parse(value)
+        except ValueError:
+            raise ValueError("write two times of day HH:MM-HH:MM, such as 21:00-09:00, "
+                             "or off") from None
         return value
 
     @field_validator("bot_reminder_time")
     @classmethod
     def _reminder_time(cls, value: str) -> str:
-        parse_clock(value)
+        try:
+            parse_clock(value)
+        except ValueError:
+            raise ValueError("write a time of day HH:MM, such as 10:00") from None
         return value
 
     @property
@@ -135,5 +146,69 @@ class Settings(BaseSettings):
     def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
         for key in (value.get_secret_value() if value else "").split(","):
             if key.strip():
-                Fernet(key.strip().encode())  # raises on a malformed key
+                try:
+                    Fernet(key.strip().encode())
+                except ValueError:
+                    raise ValueError(
+                        "each key (comma-separated) must be a Fernet key: 32 bytes in url-safe "
+                        "base64, as printed by Fernet.generate_key()") from None
         return value
+
+    # -- start-up checks: a bad value stops start-up with one sentence (bot/startup.py) -----
+    @field_validator("bot_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("use an IANA timezone name such as Asia/Shanghai or "
+                             "Europe/Berlin") from None
+        return value.strip()
+
+    @field_validator("bot_log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value().strip() if value else ""
+        if not token:
+            return None
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+            raise ValueError("a token from @BotFather looks like 123456789:AAE…, digits, a colon, "
+                             "then letters, digits, _ and -")
+        return SecretStr(token)
+
+    @field_validator("bot_database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        accepted = ("use an async SQLAlchemy URL: sqlite+aiosqlite:///path/bot.db or "
+                    "postgresql+asyncpg://user:password@host/db")
+        try:
+            dialect = make_url(value.strip()).get_dialect()
+        except (ArgumentError, NoSuchModuleError):
+            raise ValueError(f"unknown database driver; {accepted}") from None
+        if not dialect.is_async:
+            raise ValueError(f"{dialect.driver} is not an async driver; {accepted}")
+        try:
+            dialect.import_dbapi()
+        except ImportError:
+            raise ValueError(f"the driver {dialect.driver} is not installed "
+                             f"(.venv/bin/pip install {dialect.driver})") from None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _channels_in_part(self) -> Settings:
+        require_together(self, "The WeCom self-built app", WECOM_APP_SETTINGS)
+        return self
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+WECOM_APP_SETTINGS = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token",
+                      "wecom_encoding_aes_key")
