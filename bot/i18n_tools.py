@@ -8,6 +8,7 @@ Chinese entries are left empty for a translator, and the catalog test fails unti
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,25 @@ def update_catalogs() -> dict[str, int]:
             if locale == "en" and not message.string:
                 message.string = message.id
         missing[locale] = sum(1 for m in catalog if m.id and not m.string)
-        with path.open("wb") as fh:
-            write_po(fh, catalog, width=99, sort_output=False, omit_header=False)
+        write_if_changed(path, catalog)
     return missing
+
+
+def write_if_changed(path: Path, catalog: Catalog) -> None:
+    """Write the catalog only when a message changed, so that a run with nothing new leaves the
+    tree as it was: the old POT-Creation-Date is kept unless the messages differ."""
+    old = path.read_bytes() if path.exists() else None
+    if old is not None:
+        with path.open("rb") as fh:
+            now, catalog.creation_date = catalog.creation_date, read_po(fh).creation_date
+        if render(catalog) == old:
+            return
+        catalog.creation_date = now
+    path.write_bytes(render(catalog))
+
+
+def render(catalog: Catalog) -> bytes:
+    out = io.BytesIO()
+    # no line numbers: moving code about is not a change of messages
+    write_po(out, catalog, width=99, sort_output=False, omit_header=False, include_lineno=False)
+    return out.getvalue()

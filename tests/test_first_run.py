@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import pty
+import select
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120  # seconds for one start-up on a loaded machine
@@ -75,3 +82,103 @@ def test_debug_shows_the_traceback_as_well(tmp_path):
     assert done.returncode == 2
     assert "Traceback" in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("BOT_TIMEZONE='Mars/Olympus'")
+
+
+# -- the console chat in a terminal ----------------------------------------------------------
+class Terminal:
+    """``python -m bot chat`` on a pseudo-terminal, as a person runs it: Ctrl-C and Ctrl-D go
+    through the terminal's line discipline, not through a signal sent by the test."""
+
+    def __init__(self, tmp_path: Path, user: str = "person") -> None:
+        env = clean_env(tmp_path, BOT_DEFAULT_LOCALE="en")
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: the terminal is its controlling tty
+            os.chdir(tmp_path)
+            os.execve(sys.executable, [sys.executable, "-m", "bot", "chat", "--user", user], env)
+        self.seen = ""
+
+    def until(self, text: str, timeout: float = TIMEOUT) -> str:
+        """Everything shown up to ``text``; empty when the terminal closed before it."""
+        end = time.monotonic() + timeout
+        while text not in self.seen and time.monotonic() < end:
+            ready, _, _ = select.select([self.fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:  # the other side closed
+                    break
+                if not chunk:
+                    break
+                self.seen += chunk.decode("utf-8", errors="replace")
+        shown, _, self.seen = self.seen.partition(text)
+        return shown + text if _ else ""
+
+    def type(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def exit_status(self, timeout: float) -> int | None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.until("\0", timeout=0.2)  # keep draining, or a full terminal blocks the child
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                os.close(self.fd)
+                return os.waitstatus_to_exitcode(status)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        return None
+
+
+def current_step(tmp_path: Path, user: str) -> str:
+    """Where the conversation stands, read by a fresh process (the JSON console's first line)."""
+    done = start(tmp_path, "chat", "--json", "--user", user, BOT_DEFAULT_LOCALE="en")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[0])["expects"]["step"]
+
+
+@pytest.mark.parametrize(("key", "status"), [("\x03", 130), ("\x04", 0)], ids=["ctrl-c", "ctrl-d"])
+def test_ctrl_c_and_ctrl_d_end_the_chat_at_once_and_keep_the_answers(tmp_path, key, status):
+    term = Terminal(tmp_path)
+    assert "[2] Basic certification" in term.until("> ")
+    term.type("2\r")
+    assert term.until("> ")
+    term.type("/help\r")
+    shown = term.until("> ")
+    assert "/upload" in shown and "Ctrl-D" in shown and "Ctrl-C" in shown
+    term.type(key)
+    begun = time.monotonic()
+    assert term.exit_status(timeout=TIMEOUT) == status
+    ended = time.monotonic() - begun
+    assert ended < TIMEOUT / 2  # at once: no thread left blocking in readline()
+    assert current_step(tmp_path, "person").startswith("basic.")
+
+
+def test_upload_takes_quoted_paths_and_paths_with_spaces(tmp_path):
+    scans = tmp_path / "My scans"
+    scans.mkdir()
+    image = Image.new("RGB", (16, 16), "white")
+    image.save(scans / "license scan.png")
+    term = Terminal(tmp_path)
+    term.until("> ")
+    for typed in (f'/upload "{scans}/license scan.png"', f"/upload '{scans}/license scan.png'",
+                  f"/upload {scans}/license scan.png", f"/upload {scans}/license\\ scan.png"):
+        term.type(typed + "\r")
+        assert "could not read" not in term.until("> ")
+    term.type("/upload /nowhere/at all.png\r")
+    assert "I could not read the file /nowhere/at all.png" in term.until("> ")
+    term.type("\x04")
+    assert term.exit_status(timeout=TIMEOUT) == 0
+
+
+# -- python -m bot i18n ------------------------------------------------------------------------
+def test_i18n_leaves_the_catalogs_as_they_are_when_no_message_changed(tmp_path):
+    copy = tmp_path / "tree"
+    for part in ("bot", "dialogs", "locales"):
+        shutil.copytree(ROOT / part, copy / part)
+    before = {p: p.read_bytes() for p in (copy / "locales").rglob("*.po")}
+    env = {**clean_env(tmp_path), "PYTHONPATH": str(copy)}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "bot", "i18n"], cwd=copy, env=env, check=True,
+                       capture_output=True, timeout=TIMEOUT)
+        after = {p: p.read_bytes() for p in (copy / "locales").rglob("*.po")}
+        assert after == before

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,6 +21,68 @@ from bot.service import Result, Service
 
 CHANNEL = "console"
 JSON_EXAMPLE = '{"text": "..."}, {"choice": "<id>"}, {"file": "<path>"}'
+CONSOLE_HELP = Msg(
+    "In this terminal: /upload PATH sends a file (put a path with spaces in quotes: "
+    "/upload \"~/My scans/license.png\"); Ctrl-D or Ctrl-C ends the chat, and your answers "
+    "are kept for next time.")
+GOODBYE = Msg("Goodbye. Your answers are saved: start the chat again to continue where you "
+              "stopped.")
+
+
+def upload_path(text: str) -> str:
+    """The path after /upload: as typed when such a file exists (spaces and all), else read as
+    a shell would ("quoted", 'quoted', back\\ slashed); words left unquoted are one path."""
+    if not text or Path(text).expanduser().exists():
+        return text
+    try:
+        words = shlex.split(text)
+    except ValueError:  # an unclosed quote
+        return text.strip("\"'")
+    return " ".join(words)
+
+
+class LineReader:
+    """Lines of input read on the event loop (``add_reader``), not in a thread: a thread
+    blocked in ``readline()`` would keep the process alive after Ctrl-C."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.buffer = b""
+        self.eof = False
+        try:
+            self.fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # a StringIO or another non-file
+            self.fd = None
+
+    async def readline(self) -> str | None:
+        if self.fd is None:
+            line = await asyncio.to_thread(self.stream.readline)
+            return line or None
+        while b"\n" not in self.buffer and not self.eof:
+            await self._readable()
+        if not self.buffer:
+            return None
+        line, sep, self.buffer = self.buffer.partition(b"\n")
+        return (line + sep).decode("utf-8", errors="replace")
+
+    async def _readable(self) -> None:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        try:
+            loop.add_reader(self.fd, lambda: ready.done() or ready.set_result(None))
+        except PermissionError:  # a regular file (epoll refuses those): reading never blocks
+            self._read()
+            return
+        try:
+            await ready
+        finally:
+            loop.remove_reader(self.fd)
+        self._read()
+
+    def _read(self) -> None:
+        chunk = os.read(self.fd, 65536)
+        self.eof = not chunk
+        self.buffer += chunk
 
 
 def result_json(result: Result) -> dict[str, Any]:
@@ -42,6 +106,7 @@ class Console:
         self.locale = locale
         self.stdin = stdin
         self.stdout = stdout
+        self._lines: LineReader | None = None
 
     async def send(self, event: Event) -> Result:
         result = await self.service.handle(CHANNEL, self.user, event, locale=self.locale)
@@ -58,8 +123,9 @@ class Console:
         return await self.send(Upload(data, path.name))
 
     async def readline(self) -> str | None:
-        line = await asyncio.to_thread(self.stdin.readline)
-        return line if line else None
+        if self._lines is None:
+            self._lines = LineReader(self.stdin)
+        return await self._lines.readline()
 
     # -- --json ------------------------------------------------------------------------
     async def run_json(self) -> None:
@@ -97,23 +163,34 @@ class Console:
         root = logging.getLogger()
         root.setLevel(max(root.level, logging.WARNING))  # log lines would break up the chat
         result = await self.send(Hello())
-        while True:
-            self.show(result)
-            self.stdout.write("> ")
-            self.stdout.flush()
-            line = await self.readline()
-            if line is None:
-                self.stdout.write("\n")
-                return
-            result = await self.interactive_turn(line.strip(), result)
+        asked_help = False
+        try:
+            while True:
+                self.show(result)
+                if asked_help:  # what only this terminal offers
+                    self.say(result.locale, CONSOLE_HELP)
+                self.stdout.write("> ")
+                self.stdout.flush()
+                line = await self.readline()
+                if line is None:  # Ctrl-D
+                    return
+                asked_help = line.strip().lower() == "/help"
+                result = await self.interactive_turn(line.strip(), result)
+        finally:  # also on Ctrl-C: every answered turn is already committed
+            self.stdout.write("\n")
+            self.say(result.locale, GOODBYE)
 
     async def interactive_turn(self, line: str, last: Result) -> Result:
         if line.startswith("/upload"):
-            return await self.upload(line[len("/upload"):].strip())
+            return await self.upload(upload_path(line[len("/upload"):].strip()))
         choices = [c for reply in last.replies for c in reply.choices]
         if line.isdigit() and 1 <= int(line) <= len(choices):
             return await self.send(Choose(choices[int(line) - 1].id))
         return await self.send(Text(line))
+
+    def say(self, locale: str, message: Msg) -> None:
+        self.stdout.write(self.service.guide.render.text(locale, message) + "\n")
+        self.stdout.flush()
 
     def show(self, result: Result) -> None:
         number = 0
