@@ -12,11 +12,14 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.app import (
+    UNENCRYPTED,
     build_senders,
     configure_logging,
+    encrypted,
     open_service,
     reminder_worker,
     running_reminders,
+    warn_unencrypted,
 )
 from bot.config import Settings
 from bot.startup import plain_failures
@@ -60,8 +63,12 @@ def parse_now(text: str, timezone: str) -> datetime:
 async def chat(settings: Settings, args: argparse.Namespace, *, remind: bool = False) -> None:
     from bot.channels.console import Console
 
+    if args.json:
+        warn_unencrypted(settings)
     async with open_service(settings, args.db) as service:
         console = Console(service, args.user, args.lang)
+        if not args.json and not encrypted(settings):
+            console.say(settings.bot_default_locale, UNENCRYPTED)  # once, as a line of the chat
         # Inside `run`, the console's reminders appear in the terminal as they fall due.
         worker = (running_reminders(service, settings, build_senders(
             settings, console=sys.stdout, console_buttons=False)) if remind else nullcontext())
@@ -105,6 +112,7 @@ async def run(settings: Settings) -> None:
         return
     from bot.web import serving_uploads
 
+    warn_unencrypted(settings)
     senders = build_senders(settings)  # each channel adds its sender while it serves
     async with (open_service(settings) as service,
                 running_reminders(service, settings, senders),

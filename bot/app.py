@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -16,6 +17,7 @@ from bot.channels.base import Sender
 from bot.config import Settings
 from bot.content import load_guide
 from bot.documents import install as install_documents
+from bot.engine.messages import Msg
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.worker import Worker, WorkerConfig
@@ -26,6 +28,7 @@ from bot.store.files import FileStore
 
 # Channels whose messages cannot carry buttons: choices are offered as typed commands there.
 TEXT_ONLY_CHANNELS = frozenset({"wecom"})
+log = logging.getLogger("bot")
 
 
 def has_buttons(channel: str) -> bool:
@@ -42,6 +45,7 @@ def configure_logging(level: str) -> None:
 async def open_service(settings: Settings, database_url: str | None = None
                        ) -> AsyncIterator[Service]:
     guide = load_guide()
+    settings.bot_data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only
     db = await open_database(settings, database_url)
     try:
         service = Service(
@@ -72,6 +76,25 @@ async def open_database(settings: Settings, database_url: str | None = None) -> 
             f"{source}: could not open the database {make_url(url)!r} ({reason}); check that "
             "the server runs and accepts this URL, or that the directory is writable.") from exc
     return db
+
+
+KEYGEN = (f'{sys.executable} -c "from cryptography.fernet import Fernet; '
+          'print(Fernet.generate_key().decode())"')  # this interpreter has cryptography
+UNENCRYPTED = Msg(
+    "BOT_ENCRYPTION_KEY is not set: ID and passport numbers are stored unencrypted. To encrypt "
+    "them, set it to a key printed by: {command}",
+    command=KEYGEN)
+
+
+def encrypted(settings: Settings) -> bool:
+    key = settings.bot_encryption_key
+    return key is not None and bool(key.get_secret_value().strip())
+
+
+def warn_unencrypted(settings: Settings) -> None:
+    """Said once at start-up (the interactive console says it in the chat instead)."""
+    if not encrypted(settings):
+        log.warning(UNENCRYPTED.msgid.format(**UNENCRYPTED.params))
 
 
 def build_senders(settings: Settings, console: TextIO | None = None,

@@ -8,12 +8,14 @@ import pty
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +72,8 @@ def test_an_unreachable_database_names_its_setting(tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the database's directory should be")
     url = f"sqlite+aiosqlite:///{blocker}/bot.db"
-    done = start(tmp_path, "chat", "--json", BOT_DATABASE_URL=url)
+    key = Fernet.generate_key().decode()  # no warning about unencrypted numbers either
+    done = start(tmp_path, "chat", "--json", BOT_DATABASE_URL=url, BOT_ENCRYPTION_KEY=key)
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("BOT_DATABASE_URL: could not open the database")
@@ -139,7 +142,9 @@ def current_step(tmp_path: Path, user: str) -> str:
 @pytest.mark.parametrize(("key", "status"), [("\x03", 130), ("\x04", 0)], ids=["ctrl-c", "ctrl-d"])
 def test_ctrl_c_and_ctrl_d_end_the_chat_at_once_and_keep_the_answers(tmp_path, key, status):
     term = Terminal(tmp_path)
-    assert "[2] Basic certification" in term.until("> ")
+    shown = term.until("> ")
+    assert "[2] Basic certification" in shown
+    assert shown.count("ID and passport numbers are stored unencrypted") == 1
     term.type("2\r")
     assert term.until("> ")
     term.type("/help\r")
@@ -168,6 +173,23 @@ def test_upload_takes_quoted_paths_and_paths_with_spaces(tmp_path):
     assert "I could not read the file /nowhere/at all.png" in term.until("> ")
     term.type("\x04")
     assert term.exit_status(timeout=TIMEOUT) == 0
+
+
+def test_data_is_private_and_an_unencrypted_store_is_said_once(tmp_path):
+    done = start(tmp_path, "chat", "--json", "--user", "someone")
+    assert done.returncode == 0, done.stderr
+    data = tmp_path / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "bot.db").stat().st_mode) == 0o600
+    for extra in ("bot.db-wal", "bot.db-shm"):
+        if (data / extra).exists():
+            assert stat.S_IMODE((data / extra).stat().st_mode) == 0o600
+    warnings = [line for line in done.stderr.splitlines() if "BOT_ENCRYPTION_KEY" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0], done.stderr
+    assert "stored unencrypted" in warnings[0] and "Fernet.generate_key()" in warnings[0]
+    key = Fernet.generate_key().decode()
+    done = start(tmp_path, "chat", "--json", "--user", "someone", BOT_ENCRYPTION_KEY=key)
+    assert done.returncode == 0 and "BOT_ENCRYPTION_KEY" not in done.stderr
 
 
 # -- python -m bot i18n ------------------------------------------------------------------------

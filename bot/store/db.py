@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from alembic import command
@@ -23,13 +24,25 @@ def sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def private_file(path: Path) -> None:
+    """Create the database file (and its directory) readable by the owner only: it holds the
+    merchants' answers. SQLite gives its -wal and -shm files the same mode. An existing file
+    keeps the mode its owner chose."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an empty file is an empty SQLite database, so creating it first is harmless
+
+
 class Database:
     def __init__(self, url: str) -> None:
         # aiosqlite's DEBUG records carry every query's parameters: the merchants' answers.
         logging.getLogger("aiosqlite").setLevel(logging.INFO)
         self.url = make_url(url)
-        if self.url.get_backend_name() == "sqlite" and self.url.database:
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        database = self.url.database if self.url.get_backend_name() == "sqlite" else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_file(Path(database))
         # hide_parameters: SQL logs and errors must never show answers (ID numbers among them)
         self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True)
         if self.url.get_backend_name() == "sqlite":
