@@ -1,10 +1,10 @@
-"""The checklist as a printable A4 PDF, Chinese included, with no font file to ship.
+"""The checklist as a printable A4 PDF, Chinese included, on any machine.
 
-The text is set in STSong-Light, one of the standard CID fonts every PDF reader knows (Adobe's
-Asian font packs, and the CJK fallbacks of browsers and system viewers), so nothing is embedded
-and the file stays a few kilobytes. Its Unicode map (UniGB-UCS2-H) lets text extraction and
-copying return the real characters. A character outside GBK has no glyph in that font and would
-print as a blank box, so it is replaced by a plain equivalent first.
+The text is set in the project's CJK font (``bot.fonts``, WenQuanYi Micro Hei), embedded as a
+subset of the glyphs the checklist uses: a reader or printer without any Chinese font shows it
+as written, and text extraction and copying return the real characters (reportlab writes the
+subset's ToUnicode map). A character the font has no glyph for would print as a blank box, so
+it is replaced by a plain equivalent first.
 """
 
 from __future__ import annotations
@@ -12,43 +12,49 @@ from __future__ import annotations
 import io
 import unicodedata
 from collections.abc import Iterable
+from functools import cache
 
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-FONT = "STSong-Light"
+from bot.fonts import CJK_FONT_INDEX, cjk_font_path
+
+FONT = "CJK"
 TITLE_SIZE, HEADING_SIZE, BODY_SIZE = 16, 12, 10.5
 MARGIN = 56  # points: about 2 cm
 LEADING = 1.55
 _PLAIN = {"›": ">", "•": "-", "–": "-", "✓": "√", "✔": "√", "✗": "×", "✘": "×", "…": "...",
           "¥": "￥", "\u00a0": " "}
-# Some CJK fallback fonts have no glyph for the Latin-1 middle dot: a list bullet is a dash.
+# Some CJK fonts have no glyph for the Latin-1 middle dot: a list bullet is a dash.
 _BULLET = "· "
-_registered = False
+
+
+@cache
+def _face() -> TTFont:
+    font = TTFont(FONT, str(cjk_font_path()), subfontIndex=CJK_FONT_INDEX)
+    pdfmetrics.registerFont(font)  # once: reportlab's registry is process-wide
+    return font
 
 
 def _font() -> str:
-    global _registered  # registering twice is harmless; once keeps reportlab's registry tidy
-    if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _registered = True
+    _face()
     return FONT
 
 
+def _has_glyph(char: str) -> bool:
+    return char in "\n\t" or ord(char) in _face().face.charToGlyph
+
+
 def printable(text: str) -> str:
-    """``text`` with every character the font can print (GBK), others replaced."""
+    """``text`` with every character the font can print, others replaced."""
     out = []
     for char in text:
         char = _PLAIN.get(char, char)
-        try:
-            char.encode("gbk")
-        except UnicodeEncodeError:
+        if not _has_glyph(char):
             char = unicodedata.normalize("NFKC", char)
-            try:
-                char.encode("gbk")
-            except UnicodeEncodeError:
+            if not all(_has_glyph(c) for c in char):
                 char = "?"
         out.append(char)
     return "".join(out)
