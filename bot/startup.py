@@ -109,6 +109,9 @@ def plain_failures(settings_class: type | None = None) -> Iterator[None]:
     try:
         yield
     except (ValidationError, StartupError, SettingsError) as exc:
+        if isinstance(exc, ValidationError) and settings_class is not None \
+                and exc.title != settings_class.__name__:
+            raise  # another model's data (a Telegram update, say): a bug, with its traceback
         lines = explain(exc, settings_class) or [str(exc)]
         if debugging():
             traceback.print_exc(file=sys.stderr)
