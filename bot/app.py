@@ -45,7 +45,6 @@ def configure_logging(level: str) -> None:
 async def open_service(settings: Settings, database_url: str | None = None
                        ) -> AsyncIterator[Service]:
     guide = load_guide()
-    settings.bot_data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only
     db = await open_database(settings, database_url)
     try:
         service = Service(
@@ -64,6 +63,11 @@ async def open_database(settings: Settings, database_url: str | None = None) -> 
     source = ("--db" if database_url else
               "BOT_DATABASE_URL" if settings.bot_database_url else "BOT_DATA_DIR")
     url = database_url or settings.database_url
+    try:
+        settings.bot_data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only
+    except OSError as exc:
+        raise StartupError(f"BOT_DATA_DIR: could not create {settings.bot_data_dir} ({exc}); "
+                           "set it to a directory this user may write.") from exc
     db: Database | None = None
     try:
         db = Database(url)

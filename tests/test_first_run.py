@@ -26,7 +26,7 @@ PREFIXES = ("BOT_", "TELEGRAM_", "WECOM_")
 def clean_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     """The environment of a new user: none of the bot's settings but these."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
-    env.update(PYTHONPATH=str(ROOT), BOT_DATA_DIR=str(tmp_path / "data"), **settings)
+    env.update({"PYTHONPATH": str(ROOT), "BOT_DATA_DIR": str(tmp_path / "data"), **settings})
     return env
 
 
@@ -68,16 +68,20 @@ def test_a_bad_setting_stops_start_up_with_one_sentence(tmp_path, settings, name
     assert not (tmp_path / "data").exists()  # stopped before anything was created
 
 
-def test_an_unreachable_database_names_its_setting(tmp_path):
+@pytest.mark.parametrize(("setting", "said"), [
+    ("BOT_DATABASE_URL", "BOT_DATABASE_URL: could not open the database"),
+    ("BOT_DATA_DIR", "BOT_DATA_DIR: could not create"),
+])
+def test_an_unreachable_database_or_data_dir_names_its_setting(tmp_path, setting, said):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the database's directory should be")
-    url = f"sqlite+aiosqlite:///{blocker}/bot.db"
+    value = f"sqlite+aiosqlite:///{blocker}/bot.db" if setting == "BOT_DATABASE_URL" \
+        else str(blocker / "data")
     key = Fernet.generate_key().decode()  # no warning about unencrypted numbers either
-    done = start(tmp_path, "chat", "--json", BOT_DATABASE_URL=url, BOT_ENCRYPTION_KEY=key)
+    done = start(tmp_path, "chat", "--json", **{setting: value, "BOT_ENCRYPTION_KEY": key})
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("BOT_DATABASE_URL: could not open the database")
-    assert str(blocker) in line
+    assert line.startswith(said) and str(blocker) in line
 
 
 def test_debug_shows_the_traceback_as_well(tmp_path):
