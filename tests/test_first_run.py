@@ -96,12 +96,13 @@ class Terminal:
     """``python -m bot chat`` on a pseudo-terminal, as a person runs it: Ctrl-C and Ctrl-D go
     through the terminal's line discipline, not through a signal sent by the test."""
 
-    def __init__(self, tmp_path: Path, user: str = "person") -> None:
+    def __init__(self, tmp_path: Path, *command: str) -> None:
         env = clean_env(tmp_path, BOT_DEFAULT_LOCALE="en")
+        args = [sys.executable, "-m", "bot", *(command or ("chat", "--user", "person"))]
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the terminal is its controlling tty
             os.chdir(tmp_path)
-            os.execve(sys.executable, [sys.executable, "-m", "bot", "chat", "--user", user], env)
+            os.execve(sys.executable, args, env)
         self.seen = ""
 
     def until(self, text: str, timeout: float = TIMEOUT) -> str:
@@ -143,9 +144,14 @@ def current_step(tmp_path: Path, user: str) -> str:
     return json.loads(done.stdout.splitlines()[0])["expects"]["step"]
 
 
-@pytest.mark.parametrize(("key", "status"), [("\x03", 130), ("\x04", 0)], ids=["ctrl-c", "ctrl-d"])
-def test_ctrl_c_and_ctrl_d_end_the_chat_at_once_and_keep_the_answers(tmp_path, key, status):
-    term = Terminal(tmp_path)
+@pytest.mark.parametrize(("command", "key", "status"), [
+    (("chat", "--user", "person"), "\x03", 130),
+    (("chat", "--user", "person"), "\x04", 0),
+    (("run",), "\x03", 130),  # bin/run without channels: the chat beside the reminder worker
+], ids=["chat-ctrl-c", "chat-ctrl-d", "run-ctrl-c"])
+def test_ctrl_c_and_ctrl_d_end_the_chat_at_once_and_keep_the_answers(tmp_path, command, key,
+                                                                     status):
+    term = Terminal(tmp_path, *command)
     shown = term.until("> ")
     assert "[2] Basic certification" in shown
     assert shown.count("ID and passport numbers are stored unencrypted") == 1
@@ -159,7 +165,8 @@ def test_ctrl_c_and_ctrl_d_end_the_chat_at_once_and_keep_the_answers(tmp_path, k
     assert term.exit_status(timeout=TIMEOUT) == status
     ended = time.monotonic() - begun
     assert ended < TIMEOUT / 2  # at once: no thread left blocking in readline()
-    assert current_step(tmp_path, "person").startswith("basic.")
+    user = "person" if command[0] == "chat" else "console"
+    assert current_step(tmp_path, user).startswith("basic.")
 
 
 def test_upload_takes_quoted_paths_and_paths_with_spaces(tmp_path):
