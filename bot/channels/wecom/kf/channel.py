@@ -1,0 +1,383 @@
+"""The 微信客服 channel: pulls messages with ``kf/sync_msg``, hands them to the service, answers
+within WeCom's budget (5 messages per merchant message, within 48 hours of it).
+
+A callback only says "there is something": one pull per customer-service account runs at a
+time (a callback during a pull makes it read again). A page of messages is applied before its
+``next_cursor`` is stored, so a crash re-reads at most that page, and the service's update ids
+(``kf:<msgid>``) make the re-read change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from bot.channels.base import DeliveryError
+from bot.channels.wecom.api import MediaTooLarge, WeComApiError
+from bot.channels.wecom.kf import texts as T
+from bot.channels.wecom.kf.api import BOT_STATES, QUEUE, SERVICER, KfApi
+from bot.channels.wecom.kf.inbound import CUSTOMER, ENDED, EVENT, KfMessage, parse
+from bot.channels.wecom.kf.inbound import SERVICER as STAFF
+from bot.channels.wecom.kf.outbound import render
+from bot.channels.wecom.robot import Robot
+from bot.engine.files import human_size
+from bot.engine.messages import Msg
+from bot.engine.model import Choose, Event, Hello, Reply, Text, Upload
+from bot.service import Result, Service
+from bot.store.kf import KfStore
+from bot.web.peek import applied
+from bot.web.upload import UploadPage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wecom_kf"
+MEDIA_LIMIT = 20 * 1024 * 1024  # media/get serves at most 20 MB in one piece
+REFUSALS = 3  # documents refused in a row at one step before staff hear of it
+ERRORS = (WeComApiError, aiohttp.ClientError, TimeoutError, OSError)
+
+
+def asks_for_person(text: str) -> bool:
+    """Whether a merchant's text asks for a person (kf only, for now; the place to route it to
+    a shared handoff once there is one)."""
+    return text.strip().rstrip(".。!！").casefold() in T.PERSON_WORDS
+
+
+class KfChannel:
+    buttons = True  # choices become msgmenu click items
+
+    def __init__(self, service: Service, api: KfApi, store: KfStore, *,
+                 robot: Robot | None = None, uploads: UploadPage | None = None,
+                 servicer: str | None = None, media_limit: int = MEDIA_LIMIT) -> None:
+        self.service = service
+        self.api = api
+        self.store = store
+        self.robot = robot
+        self.uploads = uploads
+        self.servicer = servicer
+        self.media_limit = media_limit
+        self._pulls: dict[str, asyncio.Task[None]] = {}
+        self._again: dict[str, str] = {}  # open_kfid -> the newest callback token
+
+    def now(self) -> datetime:
+        return self.service.clock()
+
+    def t(self, locale: str, message: Msg) -> str:
+        return self.service.guide.render.text(locale, message)
+
+    # -- callbacks and pulls ---------------------------------------------------------------
+    def notify(self, token: str, open_kfid: str) -> None:
+        """A ``kf_msg_or_event`` callback: pull now, or once more after the running pull."""
+        if open_kfid in self._pulls:
+            self._again[open_kfid] = token
+            return
+        self._pulls[open_kfid] = asyncio.create_task(self._pull_loop(open_kfid, token))
+
+    async def _pull_loop(self, open_kfid: str, token: str) -> None:
+        try:
+            while True:
+                try:
+                    await self.pull(open_kfid, token)
+                except ERRORS as exc:
+                    log.warning("wecom_kf: sync_msg failed: %s", _describe(exc))
+                except Exception:
+                    log.exception("wecom_kf: a pull failed")
+                if open_kfid not in self._again:
+                    return
+                token = self._again.pop(open_kfid)
+        finally:
+            self._pulls.pop(open_kfid, None)
+
+    async def pull(self, open_kfid: str, token: str) -> None:
+        """Read everything new for ``open_kfid``, page by page, following ``has_more``."""
+        while True:
+            cursor = await self.store.cursor(open_kfid)
+            data = await self.api.sync_msg(open_kfid, cursor, token)
+            messages = [m for m in map(parse, data.get("msg_list") or []) if m is not None]
+            await self._apply_page(messages)
+            following = str(data.get("next_cursor") or "")
+            if following and following != cursor:
+                await self.store.set_cursor(open_kfid, following, self.now())
+            if not data.get("has_more") or not following or following == cursor:
+                return
+
+    async def _apply_page(self, messages: list[KfMessage]) -> None:
+        """Each merchant's messages in order; different merchants side by side."""
+        by_user: dict[str, list[KfMessage]] = {}
+        for message in messages:
+            by_user.setdefault(message.user, []).append(message)
+
+        async def one_user(items: list[KfMessage]) -> None:
+            for item in items:
+                try:
+                    await self._message(item)
+                except Exception:
+                    log.exception("wecom_kf: a %s message failed", item.kind)
+
+        await asyncio.gather(*(one_user(items) for items in by_user.values()))
+
+    async def close(self, timeout: float = 10) -> None:
+        tasks = list(self._pulls.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+    # -- one message -----------------------------------------------------------------------
+    async def _message(self, m: KfMessage) -> None:
+        if m.origin == STAFF:
+            # a person wrote to the merchant: they serve the session now; nothing to answer
+            await self.store.serve_by(m.user, "person", self.now(), servicer=m.servicer or None,
+                                      open_kfid=m.open_kfid)
+            log.info("wecom_kf: a servicer wrote; recorded")
+            return
+        if m.origin == EVENT or m.kind == "event":
+            await self._event(m)
+            return
+        if m.origin != CUSTOMER:
+            return
+        sent_at = (datetime.fromtimestamp(m.send_time, UTC).replace(tzinfo=None)
+                   if m.send_time else self.now())
+        await self.store.heard(m.user, m.open_kfid, min(sent_at, self.now()), self.now())
+        if not await self._bot_serves(m):
+            log.info("wecom_kf: a person serves this merchant; the bot stays quiet")
+            return
+        if m.kind == "text" and not m.menu_id and asks_for_person(m.text):
+            await self.ask_for_person(m.user)
+            return
+        event = await self._event_for(m)
+        if event is None:
+            return
+        result = await self.service.handle(CHANNEL, m.user, event, update_id=m.key)
+        if result.duplicate:
+            log.info("wecom_kf: message %s applied before; nothing to say", m.key)
+            return
+        if isinstance(event, Upload):
+            await self._count_refusal(m.user, event, result)
+        await self.deliver(m.user, result)
+
+    async def _event(self, m: KfMessage) -> None:
+        if m.event == "enter_session":
+            if m.scene:
+                await self.store.came_from(m.user, m.open_kfid, m.scene, self.now())
+            if m.welcome_code:
+                await self._welcome(m)
+        elif m.event == "session_status_change":
+            if m.change_type == ENDED:
+                await self.store.serve_by(m.user, "bot", self.now(), open_kfid=m.open_kfid)
+                log.info("wecom_kf: the session came back to the bot")
+            else:
+                await self.store.serve_by(m.user, "person", self.now(),
+                                          servicer=m.servicer or None, open_kfid=m.open_kfid)
+        elif m.event == "msg_send_fail":
+            log.warning("wecom_kf: WeCom reports a message that did not reach the merchant")
+
+    async def _welcome(self, m: KfMessage) -> None:
+        session = await self.store.session(m.user)
+        if session is not None and session.serving != "bot":
+            return
+        result = await self.service.handle(CHANNEL, m.user, Hello(), update_id=m.key)
+        if result.duplicate:
+            return
+        messages = render(result.replies, result.expects.step)
+        if not messages:
+            return
+        try:  # one message per welcome code: the question (with its menu) is the one
+            await self.api.send_on_event(m.welcome_code, messages[-1])
+        except ERRORS as exc:
+            log.warning("wecom_kf: the welcome failed: %s", _describe(exc))
+
+    async def _bot_serves(self, m: KfMessage) -> bool:
+        session = await self.store.session(m.user)
+        if session is None or session.serving == "bot":
+            return True
+        try:  # a person may have handed the session back without an event we saw
+            state, _ = await self.api.service_state(m.user, m.open_kfid or session.open_kfid)
+        except ERRORS as exc:
+            log.warning("wecom_kf: service_state/get failed: %s", _describe(exc))
+            return False
+        if state in BOT_STATES or state == 4:
+            await self.store.serve_by(m.user, "bot", self.now())
+            return True
+        return False
+
+    async def _event_for(self, m: KfMessage) -> Event | None:
+        if m.kind == "text":
+            picked = m.choice()
+            if picked is not None:
+                return Choose(picked[0], step=picked[1])
+            return Text(m.text)
+        if m.kind in ("image", "file"):
+            return await self._download(m)
+        await self._notice(m.user, T.UNREADABLE)
+        return None
+
+    async def _download(self, m: KfMessage) -> Upload | None:
+        if await applied(self.service, CHANNEL, m.key):
+            return None  # a re-read message: not even downloaded again
+        expects = (await self.service.peek(CHANNEL, m.user)).expects
+        limit = self.media_limit
+        if expects.kind == "files" and expects.max_bytes:
+            limit = min(limit, expects.max_bytes)
+        try:
+            media = await self.api.get_media(m.media_id, limit)
+        except MediaTooLarge:
+            await self._notice(m.user, Msg(
+                "The file is over the {limit} limit for this step. Please send a smaller one.",
+                limit=human_size(limit)))
+            return None
+        except ERRORS as exc:
+            log.warning("wecom_kf: media/get failed: %s", _describe(exc))
+            await self._notice(m.user, T.NOT_DOWNLOADED)
+            return None
+        name = media.filename or f"{m.kind}-{m.media_id[-8:]}.{T.extension(media.content_type)}"
+        return Upload(media.data, name, step=expects.step)
+
+    async def _count_refusal(self, user: str, upload: Upload, result: Result) -> None:
+        digest = hashlib.sha256(upload.data).hexdigest()
+        accepted = any(d.sha256 == digest for d in result.documents)
+        count = await self.store.refused(user, None if accepted else upload.step, self.now())
+        if count == REFUSALS and self.robot is not None:
+            company, _ = await self.store.merchant_name(CHANNEL, user)
+            await self.robot.alert("refused", self.t(self.service.default_locale, Msg(
+                "Merchant {merchant}: a document was refused {count} times at step {step}. "
+                "Please help them.", merchant=company or user, count=count,
+                step=upload.step or "-")))
+
+    # -- a person, please ------------------------------------------------------------------
+    async def transfer(self, user_key: str) -> str:
+        """Hand the merchant's kf session to ``WECOM_KF_SERVICER`` (or the queue); from now on
+        the bot stays quiet until the session comes back. Returns "person" or "queue"."""
+        session = await self.store.session(user_key)
+        if session is None or not session.open_kfid:
+            raise LookupError(f"no 微信客服 session for {user_key}")
+        if self.servicer:
+            await self.api.transfer(user_key, session.open_kfid, SERVICER, self.servicer)
+            serving = "person"
+        else:
+            await self.api.transfer(user_key, session.open_kfid, QUEUE)
+            serving = "queue"
+        await self.store.serve_by(user_key, serving, self.now(), servicer=self.servicer)
+        return serving
+
+    async def release(self, user_key: str) -> None:
+        """A person is done: WeCom ends the session (state 4); the merchant's next message is
+        the guide's again, at the question they were at."""
+        session = await self.store.session(user_key)
+        if session is None:
+            return
+        await self.api.transfer(user_key, session.open_kfid, 4)
+        await self.store.serve_by(user_key, "bot", self.now())
+
+    async def ask_for_person(self, user: str) -> None:
+        """Transfer, tell the merchant, alert staff."""
+        locale = (await self.service.peek(CHANNEL, user)).locale
+        try:
+            serving = await self.transfer(user)
+        except (LookupError, *ERRORS) as exc:
+            log.warning("wecom_kf: transfer failed: %s", _describe(exc))
+            await self._send(user, [Reply(self.t(locale, T.NO_PERSON))], None)
+            return
+        await self._send(user, [Reply(self.t(locale, T.PERSON_COMING))], None)
+        if self.robot is not None:
+            company, step = await self.store.merchant_name(CHANNEL, user)
+            await self.robot.alert("handoff", self.t(self.service.default_locale, Msg(
+                "Merchant {merchant} ({company}) asks for a person at step {step}; asked at "
+                "{time} UTC, handed to {whom}.", merchant=user, company=company or "-",
+                step=step or "-", time=self.now().strftime("%H:%M"),
+                whom=self.servicer if serving == "person" else T.QUEUE_NAME)))
+
+    # -- output ----------------------------------------------------------------------------
+    async def deliver(self, user: str, result: Result) -> None:
+        """One turn's replies, merged, within the merchant's budget."""
+        hint = None
+        expects = result.expects
+        if expects.kind == "files" and expects.step and self.uploads is not None:
+            link = self.uploads.make_upload_link(CHANNEL, user, expects.step)
+            hint = self.t(result.locale, Msg(
+                "Send pictures, PDF or Excel files right here. For a file over 20 MB, use this "
+                "one-time upload page (valid for {minutes} minutes):\n{link}",
+                minutes=self.uploads.ttl_minutes, link=link))
+        try:
+            await self._send(user, result.replies, hint, step=expects.step)
+        except ERRORS as exc:
+            log.error("wecom_kf: sending a reply failed: %s", _describe(exc))
+
+    async def _send(self, user: str, replies: list[Reply], hint: str | None,
+                    step: str | None = None) -> int:
+        """Send within the budget; returns how many messages went out."""
+        session = await self.store.session(user)
+        if session is None:
+            raise DeliveryError("wecom_kf: the merchant has never written", permanent=True)
+        messages: list[dict[str, Any]] = render(replies, step, hint)
+        documents = [r.document for r in replies if r.document is not None]
+        wanted = len(messages) + len(documents)
+        granted = await self.store.spend(user, wanted, self.now())
+        if granted < wanted:
+            log.warning("wecom_kf: %d of %d message(s) dropped: WeCom allows 5 per merchant "
+                        "message within 48 hours", wanted - granted, wanted)
+        # the question is what the merchant needs most: keep the end of the turn
+        messages = messages[len(messages) - min(granted, len(messages)):]
+        for message in messages:
+            await self.api.send_msg(user, session.open_kfid, message)
+        for document in documents[:max(0, granted - len(messages))]:
+            data = await asyncio.to_thread(_read, document.path)
+            media_id = await self.api.upload_media("file", document.name, data)
+            await self.api.send_msg(user, session.open_kfid,
+                                    {"msgtype": "file", "file": {"media_id": media_id}})
+        return granted
+
+    async def _notice(self, user: str, message: Msg) -> None:
+        await self.deliver(user, await self.service.notice(CHANNEL, user, message))
+
+    # -- reminders (bot.channels.base.Sender) ----------------------------------------------
+    async def send(self, user_key: str, replies: list[Reply]) -> None:
+        """Inside the 48-hour window: through kf. Outside it (or with the budget spent): an
+        alert to staff through the robot; the reminder row records which."""
+        reminder = T.reminder_id(replies)
+        session = await self.store.session(user_key)
+        if session is not None and session.left(self.now()) > 0:
+            try:
+                sent = await self._send(user_key, replies, None)
+            except ERRORS as exc:
+                raise DeliveryError(f"wecom_kf: {_describe(exc)}") from None
+            if sent:
+                if reminder is not None:
+                    await self.store.delivered_via(reminder, CHANNEL)
+                return
+        if self.robot is None:
+            raise DeliveryError("wecom_kf: outside the 48-hour window and no group robot",
+                                permanent=True)
+        await self.robot.alert("reminder", await self._reminder_alert(user_key, reminder))
+        if reminder is not None:
+            await self.store.delivered_via(reminder, "robot")
+
+    async def _reminder_alert(self, user: str, reminder_id: int | None) -> str:
+        locale = self.service.default_locale
+        company, _ = await self.store.merchant_name(CHANNEL, user)
+        row = await self.store.reminder(reminder_id) if reminder_id is not None else None
+        who = company or user
+        if row is None:
+            return self.t(locale, Msg("Merchant {merchant} has a reminder that WeChat cannot "
+                                      "deliver (over 48 hours since their last message). "
+                                      "Please contact them.", merchant=who))
+        today = self.service.today(self.service.timezone, self.now())
+        return self.t(locale, T.reminder_alert(row.kind, row.subject, row.anchor, today, who))
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _describe(exc: BaseException) -> str:
+    """An error without URLs: aiohttp errors may carry the access_token in a query string."""
+    if isinstance(exc, WeComApiError):
+        return f"errcode {exc.errcode}"
+    if isinstance(exc, LookupError):
+        return "no session"
+    return type(exc).__name__
