@@ -274,15 +274,19 @@ class KfChannel:
         await self.store.serve_by(user_key, "bot", self.now())
 
     async def ask_for_person(self, user: str) -> None:
-        """Transfer, tell the merchant, alert staff."""
+        """Tell the merchant (before the transfer: WeCom lets the program write only while it
+        serves the session), transfer, alert staff."""
         locale = (await self.service.peek(CHANNEL, user)).locale
+        try:
+            await self._send(user, [Reply(self.t(locale, T.PERSON_COMING))], None)
+        except ERRORS as exc:
+            log.warning("wecom_kf: could not say a person is coming: %s", _describe(exc))
         try:
             serving = await self.transfer(user)
         except (LookupError, *ERRORS) as exc:
             log.warning("wecom_kf: transfer failed: %s", _describe(exc))
             await self._send(user, [Reply(self.t(locale, T.NO_PERSON))], None)
             return
-        await self._send(user, [Reply(self.t(locale, T.PERSON_COMING))], None)
         if self.robot is not None:
             company, step = await self.store.merchant_name(CHANNEL, user)
             await self.robot.alert("handoff", self.t(self.service.default_locale, Msg(
