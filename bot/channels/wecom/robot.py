@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PER_MINUTE = 20
 MARKDOWN_LIMIT = 4096  # bytes of a robot markdown message
 BACKOFF = (2.0, 8.0, 30.0, 120.0)  # waits between the attempts of one message
+GATHER = 1.0  # seconds to let a burst of alerts gather into one message
 SEPARATOR = "\n\n---\n\n"
 
 Clock = Callable[[], float]
@@ -38,7 +39,8 @@ class RobotError(Exception):
 class Robot:
     def __init__(self, session: aiohttp.ClientSession, store: KfStore, *, base_url: str,
                  key: str, now: Callable[[], datetime], per_minute: int = PER_MINUTE,
-                 backoff: tuple[float, ...] = BACKOFF, clock: Clock = time.monotonic,
+                 backoff: tuple[float, ...] = BACKOFF, gather: float = GATHER,
+                 clock: Clock = time.monotonic,
                  sleep: Sleep = asyncio.sleep) -> None:
         self.session = session
         self.store = store
@@ -47,6 +49,7 @@ class Robot:
         self.now = now
         self.per_minute = per_minute
         self.backoff = backoff
+        self.gather = gather
         self.clock = clock
         self.sleep = sleep
         self._sent: deque[float] = deque()
@@ -81,6 +84,7 @@ class Robot:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
+            await self.sleep(self.gather)
             self._wake.clear()
             try:
                 while await self._send_pending():
