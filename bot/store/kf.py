@@ -92,8 +92,8 @@ class KfStore:
     async def heard(self, user: str, open_kfid: str, at: datetime, now: datetime) -> None:
         """The merchant wrote at ``at``: a new 48-hour window with its full budget."""
         current = await self.session(user)
-        if current is not None and current.window_at is not None and current.window_at > at:
-            return  # an older message read late opens nothing
+        if current is not None and current.window_at is not None and current.window_at >= at:
+            return  # a message read again (after a crash) or late opens nothing new
         await self._change(user, open_kfid, now, window_at=at, sent=0)
 
     async def spend(self, user: str, count: int, now: datetime) -> int:
@@ -112,11 +112,37 @@ class KfStore:
         return 0
 
     async def serve_by(self, user: str, serving: str, now: datetime, *,
-                       servicer: str | None = None, open_kfid: str | None = None) -> None:
+                       servicer: str | None = None, open_kfid: str | None = None,
+                       handed: bool = False) -> None:
+        """Who answers the merchant now. ``handed``: they asked for a person just now (the
+        wait is counted from here until a person writes)."""
         values: dict[str, Any] = {"serving": serving, "servicer": servicer}
-        if serving != "bot":
-            values["handed_at"] = now
+        if handed:
+            values.update(handed_at=now, nudged_at=now)
+        elif serving == "bot":
+            values["handed_at"] = None
         await self._change(user, open_kfid, now, **values)
+
+    async def answered(self, user: str, servicer: str | None, open_kfid: str,
+                       now: datetime) -> None:
+        """A person wrote to the merchant: they serve the session; the wait is over."""
+        await self._change(user, open_kfid, now, serving="person", servicer=servicer,
+                           handed_at=None)
+
+    async def nudge(self, user: str, now: datetime, every: timedelta) -> int | None:
+        """Minutes the merchant has waited for a person, when staff should hear of it again
+        (at most once per ``every``); None otherwise."""
+        async with self.db.session() as session, session.begin():
+            row = await session.get(KfSession, user)
+            if row is None or row.handed_at is None:
+                return None
+            result = await session.execute(
+                update(KfSession)
+                .where(KfSession.external_userid == user, KfSession.nudged_at <= now - every)
+                .values(nudged_at=now).execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                return None
+            return int((now - row.handed_at).total_seconds() // 60)
 
     async def came_from(self, user: str, open_kfid: str, scene: str, now: datetime) -> None:
         await self._change(user, open_kfid, now, scene=scene[:128])

@@ -149,7 +149,8 @@ class KfSession(Base):
     sent: Mapped[int] = mapped_column(default=0)
     serving: Mapped[str] = mapped_column(String(12), default="bot")
     servicer: Mapped[str | None] = mapped_column(String(64))  # the person serving, if known
-    handed_at: Mapped[datetime | None]  # when the merchant asked for a person
+    handed_at: Mapped[datetime | None]  # asked for a person, and no person has written yet
+    nudged_at: Mapped[datetime | None]  # staff last reminded that the merchant is waiting
     scene: Mapped[str | None] = mapped_column(String(128))  # where the merchant came from
     refusals: Mapped[int] = mapped_column(default=0)  # documents refused in a row at ...
     refusal_step: Mapped[str | None] = mapped_column(String(128))  # ... this step

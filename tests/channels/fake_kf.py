@@ -225,14 +225,15 @@ def kf_crypto() -> WeComCrypto:
     return WeComCrypto(KF_TOKEN, [KF_AES_KEY], CORP_ID)
 
 
-def kf_event(token: str = "", open_kfid: str = OPEN_KFID) -> tuple[str, bytes]:
+def kf_event(token: str = "", open_kfid: str = OPEN_KFID,
+             timestamp: int | None = None) -> tuple[str, bytes]:
     """(query string, body) of a signed ``kf_msg_or_event`` callback."""
     inner = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
              f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
              "<Event><![CDATA[kf_msg_or_event]]></Event>"
              f"<Token><![CDATA[{token or 'SYNC' + secrets.token_hex(4)}]]></Token>"
              f"<OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>")
-    ts, nonce = str(int(time.time())), secrets.token_hex(5)
+    ts, nonce = str(timestamp or int(time.time())), secrets.token_hex(5)
     encrypted = kf_crypto().encrypt_raw(inner)
     query = {"msg_signature": signature(KF_TOKEN, ts, nonce, encrypted), "timestamp": ts,
              "nonce": nonce}

@@ -173,7 +173,10 @@ async def test_url_verification_on_the_kf_path(world):
     async with http.post(f"{bot.url}{PATH}?{query.replace('nonce=', 'nonce=9')}",
                          data=body) as resp:
         assert resp.status == 403
-    assert fake.calls.count("kf/sync_msg") == 0  # nothing is pulled for a forged callback
+    query, body = kf_event(timestamp=int(time.time()) - 3600)  # signed, but an hour old
+    async with http.post(f"{bot.url}{PATH}?{query}", data=body) as resp:
+        assert resp.status == 403
+    assert fake.calls.count("kf/sync_msg") == 0  # nothing is pulled for a refused callback
 
 
 async def test_chinese_merchant_welcome_menu_picture_pdf_crash_and_handoff(world):

@@ -104,6 +104,7 @@ async def test_a_turn_takes_one_or_two_messages_and_never_more_than_five_per_mes
     assert len(fake.sends(user)) == 5
     assert fake.refused == []
     assert (await store.session(user)).sent == 5
+    bench.clock.now += timedelta(minutes=1)
     await heard(fake, store, bench, user)  # the merchant writes again: five more
     await channel.deliver(user, await bench.service.notice(CHANNEL, user, "x"))
     assert len(fake.sends(user)) == 6 and fake.refused == []
@@ -118,7 +119,7 @@ async def test_nothing_is_sent_48_hours_after_the_merchants_last_message(kf):
 
 
 async def test_reminders_inside_the_window_go_through_kf_outside_to_staff(kf):
-    bench, fake, channel, store, _, _ = kf
+    bench, fake, _, store, _, _ = kf
     await bench.passed("wmNear", "basic", "2026-03-10", channel=CHANNEL, lang="zh")
     await bench.passed("wmGone", "basic", "2026-03-10", channel=CHANNEL, lang="en")
     bench.clock.set("2027-01-09 11:00")
@@ -129,8 +130,8 @@ async def test_reminders_inside_the_window_go_through_kf_outside_to_staff(kf):
     (message,) = fake.sends("wmNear")
     assert message["msgtype"] == "msgmenu" and "基本认证" in message["msgmenu"]["head_content"]
     reminder = sent[[s["merchant"] for s in sent].index("wmNear")]["reminder"]
-    assert [i["click"]["id"].split("|")[0] for i in message["msgmenu"]["list"]][0] == (
-        f"rem:{reminder}:done")
+    ids = [i["click"]["id"].split("|")[0] for i in message["msgmenu"]["list"]]
+    assert ids[0] == f"rem:{reminder}:done"
     assert fake.sends("wmGone") == [] and fake.refused == []
     (alert,) = await wait_robot(fake, 1)
     assert "商户 wmGone 的基本认证 60 天后到期（2027-03-10），请联系" in alert
@@ -141,7 +142,7 @@ async def test_reminders_inside_the_window_go_through_kf_outside_to_staff(kf):
 
 
 async def test_the_robot_paces_merges_and_retries(kf):
-    bench, fake, channel, store, robot, fake_time = kf
+    bench, fake, _, store, robot, _ = kf
     for n in range(45):  # one alert per message (each near the 4096-byte limit)
         await robot.alert("test", f"alert {n} " + "详" * 1300)
     texts = await wait_robot(fake, 45)
@@ -176,3 +177,32 @@ async def test_the_robot_paces_merges_and_retries(kf):
         retried = await session.scalar(select(StaffAlert).where(
             StaffAlert.text == "after two failures"))
     assert retried.status == "sent" and retried.attempts == 3
+
+
+async def test_staff_hear_how_long_a_merchant_has_waited_for_a_person(kf):
+    bench, fake, channel, store, _, _ = kf
+    user = "wmWaiting"
+    fake.enter(user)
+    fake.text(user, "转人工")
+    await channel.pull(OPEN_KFID, "SYNC1")
+    assert fake.transfers[-1]["service_state"] == 2  # no servicer configured: the queue
+    assert "服务团队" in fake.shown(user)[-1]
+    (asked,) = await wait_robot(fake, 1)
+    assert f"商户 {user}" in asked and "转人工" in asked and "排队等候" in asked
+    shown = len(fake.shown(user))
+    bench.clock.now += timedelta(minutes=2)
+    fake.text(user, "有人吗？")
+    await channel.pull(OPEN_KFID, "SYNC2")
+    bench.clock.now += timedelta(minutes=5)
+    fake.text(user, "还在吗？")
+    await channel.pull(OPEN_KFID, "SYNC3")
+    texts = await wait_robot(fake, 2)
+    assert len(texts) == 2 and "已等待 7 分钟" in texts[1]  # once, not for every message
+    assert len(fake.shown(user)) == shown and fake.refused == []  # the bot said nothing
+    fake.staff_says(user, "您好", "WangWu")
+    bench.clock.now += timedelta(minutes=10)
+    fake.text(user, "谢谢")
+    await channel.pull(OPEN_KFID, "SYNC4")
+    await asyncio.sleep(1.5)
+    assert len(fake.robot) == 2  # a person answered: no more waiting alerts
+    assert fake.sync_tokens[-1] == "SYNC4"  # each pull with its callback's token

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "wecom_kf"
 MEDIA_LIMIT = 20 * 1024 * 1024  # media/get serves at most 20 MB in one piece
+NUDGE_EVERY = timedelta(minutes=5)  # staff hear again of a merchant still waiting
 REFUSALS = 3  # documents refused in a row at one step before staff hear of it
 ERRORS = (WeComApiError, aiohttp.ClientError, TimeoutError, OSError)
 
@@ -131,8 +132,7 @@ class KfChannel:
     async def _message(self, m: KfMessage) -> None:
         if m.origin == STAFF:
             # a person wrote to the merchant: they serve the session now; nothing to answer
-            await self.store.serve_by(m.user, "person", self.now(), servicer=m.servicer or None,
-                                      open_kfid=m.open_kfid)
+            await self.store.answered(m.user, m.servicer or None, m.open_kfid, self.now())
             log.info("wecom_kf: a servicer wrote; recorded")
             return
         if m.origin == EVENT or m.kind == "event":
@@ -145,6 +145,7 @@ class KfChannel:
         await self.store.heard(m.user, m.open_kfid, min(sent_at, self.now()), self.now())
         if not await self._bot_serves(m):
             log.info("wecom_kf: a person serves this merchant; the bot stays quiet")
+            await self._still_waiting(m.user)
             return
         if m.kind == "text" and not m.menu_id and asks_for_person(m.text):
             await self.ask_for_person(m.user)
@@ -261,7 +262,8 @@ class KfChannel:
         else:
             await self.api.transfer(user_key, session.open_kfid, QUEUE)
             serving = "queue"
-        await self.store.serve_by(user_key, serving, self.now(), servicer=self.servicer)
+        await self.store.serve_by(user_key, serving, self.now(), servicer=self.servicer,
+                                  handed=True)
         return serving
 
     async def release(self, user_key: str) -> None:
@@ -272,6 +274,18 @@ class KfChannel:
             return
         await self.api.transfer(user_key, session.open_kfid, 4)
         await self.store.serve_by(user_key, "bot", self.now())
+
+    async def _still_waiting(self, user: str) -> None:
+        """The merchant writes while no person has answered yet: staff hear how long they
+        have waited (at most every few minutes)."""
+        minutes = await self.store.nudge(user, self.now(), NUDGE_EVERY)
+        if minutes is None or self.robot is None:
+            return
+        company, step = await self.store.merchant_name(CHANNEL, user)
+        await self.robot.alert("waiting", self.t(self.service.default_locale, Msg(
+            "Merchant {merchant} ({company}) has waited {minutes} minutes for a person, at "
+            "step {step}.", merchant=user, company=company or "-", minutes=minutes,
+            step=step or "-")))
 
     async def ask_for_person(self, user: str) -> None:
         """Tell the merchant (before the transfer: WeCom lets the program write only while it
@@ -353,17 +367,17 @@ class KfChannel:
                 if reminder is not None:
                     await self.store.delivered_via(reminder, CHANNEL)
                 return
-        if self.robot is None:
-            raise DeliveryError("wecom_kf: outside the 48-hour window and no group robot",
-                                permanent=True)
+        if reminder is None or self.robot is None:
+            raise DeliveryError("wecom_kf: over 48 hours since the merchant's last message "
+                                "(or its 5 messages used)", permanent=True)
         await self.robot.alert("reminder", await self._reminder_alert(user_key, reminder))
         if reminder is not None:
             await self.store.delivered_via(reminder, "robot")
 
-    async def _reminder_alert(self, user: str, reminder_id: int | None) -> str:
+    async def _reminder_alert(self, user: str, reminder_id: int) -> str:
         locale = self.service.default_locale
         company, _ = await self.store.merchant_name(CHANNEL, user)
-        row = await self.store.reminder(reminder_id) if reminder_id is not None else None
+        row = await self.store.reminder(reminder_id)
         who = company or user
         if row is None:
             return self.t(locale, Msg("Merchant {merchant} has a reminder that WeChat cannot "

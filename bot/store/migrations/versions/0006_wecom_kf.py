@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("serving", sa.String(12), nullable=False),
         sa.Column("servicer", sa.String(64), nullable=True),
         sa.Column("handed_at", sa.DateTime(), nullable=True),
+        sa.Column("nudged_at", sa.DateTime(), nullable=True),
         sa.Column("scene", sa.String(128), nullable=True),
         sa.Column("refusals", sa.Integer(), nullable=False),
         sa.Column("refusal_step", sa.String(128), nullable=True),
