@@ -180,7 +180,7 @@ async def test_the_robot_paces_merges_and_retries(kf):
 
 
 async def test_staff_hear_how_long_a_merchant_has_waited_for_a_person(kf):
-    bench, fake, channel, store, _, _ = kf
+    bench, fake, channel, _, _, _ = kf
     user = "wmWaiting"
     fake.enter(user)
     fake.text(user, "转人工")
