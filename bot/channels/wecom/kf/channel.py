@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "wecom_kf"
 MEDIA_LIMIT = 20 * 1024 * 1024  # media/get serves at most 20 MB in one piece
 NUDGE_EVERY = timedelta(minutes=5)  # staff hear again of a merchant still waiting
+PAGE_TRIES = 3  # reads of a page with a failing message before the cursor moves past it
 REFUSALS = 3  # documents refused in a row at one step before staff hear of it
 ERRORS = (WeComApiError, aiohttp.ClientError, TimeoutError, OSError)
 
@@ -63,6 +64,7 @@ class KfChannel:
         self.media_limit = media_limit
         self._pulls: dict[str, asyncio.Task[None]] = {}
         self._again: dict[str, str] = {}  # open_kfid -> the newest callback token
+        self._failures: dict[tuple[str, str], int] = {}  # (open_kfid, cursor) -> failed reads
 
     def now(self) -> datetime:
         return self.service.clock()
@@ -99,27 +101,43 @@ class KfChannel:
             cursor = await self.store.cursor(open_kfid)
             data = await self.api.sync_msg(open_kfid, cursor, token)
             messages = [m for m in map(parse, data.get("msg_list") or []) if m is not None]
-            await self._apply_page(messages)
+            if not await self._apply_page(messages) and self._retry(open_kfid, cursor):
+                return  # the next callback reads the page again (applied messages stay so)
             following = str(data.get("next_cursor") or "")
             if following and following != cursor:
                 await self.store.set_cursor(open_kfid, following, self.now())
             if not data.get("has_more") or not following or following == cursor:
                 return
 
-    async def _apply_page(self, messages: list[KfMessage]) -> None:
-        """Each merchant's messages in order; different merchants side by side."""
+    async def _apply_page(self, messages: list[KfMessage]) -> bool:
+        """Each merchant's messages in order; different merchants side by side. False when
+        one failed (say, the database was unavailable)."""
         by_user: dict[str, list[KfMessage]] = {}
         for message in messages:
             by_user.setdefault(message.user, []).append(message)
 
-        async def one_user(items: list[KfMessage]) -> None:
+        async def one_user(items: list[KfMessage]) -> bool:
+            ok = True
             for item in items:
                 try:
                     await self._message(item)
                 except Exception:
                     log.exception("wecom_kf: a %s message failed", item.kind)
+                    ok = False
+            return ok
 
-        await asyncio.gather(*(one_user(items) for items in by_user.values()))
+        return all(await asyncio.gather(*(one_user(items) for items in by_user.values())))
+
+    def _retry(self, open_kfid: str, cursor: str) -> bool:
+        """Whether to read a failed page again (up to PAGE_TRIES times) rather than move on:
+        a message that fails every time must not stop the account for good."""
+        key = (open_kfid, cursor)
+        self._failures[key] = self._failures.get(key, 0) + 1
+        if self._failures[key] < PAGE_TRIES:
+            return True
+        log.error("wecom_kf: a page failed %d times; moving on", PAGE_TRIES)
+        del self._failures[key]
+        return False
 
     async def close(self, timeout: float = 10) -> None:
         tasks = list(self._pulls.values())
