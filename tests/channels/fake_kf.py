@@ -42,6 +42,7 @@ class FakeKf(FakeWeCom):
     robot_errors: list[int] = field(default_factory=list)  # errcodes for the next posts
     robot_posts: int = 0
     heard: int = 0  # merchant messages so far
+    off_duty: set[str] = field(default_factory=set)  # servicers WeCom will not hand to
     robot_clock: Any = time.monotonic  # the robot's minute, as the test keeps it
 
     def app(self) -> web.Application:
@@ -201,6 +202,8 @@ class FakeKf(FakeWeCom):
         payload = await self._payload(request)
         if isinstance(payload, web.Response):
             return payload
+        if payload.get("servicer_userid") in self.off_duty:
+            return web.json_response({"errcode": 95014, "errmsg": "servicer not on duty"})
         self.transfers.append(payload)
         self.states[payload["external_userid"]] = int(payload["service_state"])
         return web.json_response({"errcode": 0, "errmsg": "ok"})

@@ -18,11 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "channels"))
 from fake_kf import KF_SECRET, OPEN_KFID, ROBOT_KEY, FakeKf
 from fake_wecom import CORP_ID
 
+from bot.channels.base import DeliveryError
 from bot.channels.wecom.kf.api import KfApi
 from bot.channels.wecom.kf.channel import CHANNEL, KfChannel
 from bot.channels.wecom.robot import Robot
 from bot.content import load_guide
-from bot.engine.model import Choose, Hello, Text
+from bot.engine.model import Choose, Hello, Reply, Text
 from bot.store.kf import KfStore
 from bot.store.models import Reminder, StaffAlert
 
@@ -206,3 +207,25 @@ async def test_staff_hear_how_long_a_merchant_has_waited_for_a_person(kf):
     await asyncio.sleep(1.5)
     assert len(fake.robot) == 2  # a person answered: no more waiting alerts
     assert fake.sync_tokens[-1] == "SYNC4"  # each pull with its callback's token
+
+
+async def test_a_servicer_off_duty_sends_the_merchant_to_the_queue(kf):
+    _, fake, channel, store, _, _ = kf
+    channel.servicer = "LiSi"
+    fake.off_duty.add("LiSi")
+    user = "wmQueue"
+    fake.enter(user)
+    await channel.pull(OPEN_KFID, "SYNC1")
+    fake.text(user, "/human")
+    await channel.pull(OPEN_KFID, "SYNC2")
+    assert [t["service_state"] for t in fake.transfers] == [2]
+    session = await store.session(user)
+    assert (session.serving, session.servicer) == ("queue", None)
+    (asked,) = await wait_robot(fake, 1)
+    assert "已转给 排队等候" in asked
+    # while a person serves, the bot writes nothing (WeCom would refuse it); a message that is
+    # not a reminder has no staff alert to become: the sender says it was not delivered
+    before = len(fake.kf_sent)
+    with pytest.raises(DeliveryError, match="48 hours"):
+        await channel.send(user, [Reply("hello")])
+    assert len(fake.kf_sent) == before and fake.refused == []

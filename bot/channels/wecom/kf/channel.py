@@ -274,14 +274,18 @@ class KfChannel:
         session = await self.store.session(user_key)
         if session is None or not session.open_kfid:
             raise LookupError(f"no 微信客服 session for {user_key}")
+        serving = "queue"
         if self.servicer:
-            await self.api.transfer(user_key, session.open_kfid, SERVICER, self.servicer)
-            serving = "person"
-        else:
+            try:
+                await self.api.transfer(user_key, session.open_kfid, SERVICER, self.servicer)
+                serving = "person"
+            except WeComApiError as exc:  # e.g. the servicer is off duty: the queue, then
+                log.warning("wecom_kf: transfer to the servicer refused (%s); to the queue",
+                            _describe(exc))
+        if serving == "queue":
             await self.api.transfer(user_key, session.open_kfid, QUEUE)
-            serving = "queue"
-        await self.store.serve_by(user_key, serving, self.now(), servicer=self.servicer,
-                                  handed=True)
+        await self.store.serve_by(user_key, serving, self.now(), handed=True,
+                                  servicer=self.servicer if serving == "person" else None)
         return serving
 
     async def release(self, user_key: str) -> None:
@@ -349,6 +353,9 @@ class KfChannel:
         session = await self.store.session(user)
         if session is None:
             raise DeliveryError("wecom_kf: the merchant has never written", permanent=True)
+        if session.serving != "bot":  # WeCom lets the program write only while it serves
+            log.info("wecom_kf: a person serves this merchant; nothing sent")
+            return 0
         messages: list[dict[str, Any]] = render(replies, step, hint)
         documents = [r.document for r in replies if r.document is not None]
         wanted = len(messages) + len(documents)
@@ -372,11 +379,12 @@ class KfChannel:
 
     # -- reminders (bot.channels.base.Sender) ----------------------------------------------
     async def send(self, user_key: str, replies: list[Reply]) -> None:
-        """Inside the 48-hour window: through kf. Outside it (or with the budget spent): an
-        alert to staff through the robot; the reminder row records which."""
+        """Inside the 48-hour window: through kf. Outside it (or with the budget spent, or
+        while a person serves): an alert to staff through the robot; the reminder row records
+        which."""
         reminder = T.reminder_id(replies)
         session = await self.store.session(user_key)
-        if session is not None and session.left(self.now()) > 0:
+        if session is not None and session.serving == "bot" and session.left(self.now()) > 0:
             try:
                 sent = await self._send(user_key, replies, None)
             except ERRORS as exc:
