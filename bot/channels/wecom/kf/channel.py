@@ -1,10 +1,6 @@
-"""The 微信客服 channel: pulls messages with ``kf/sync_msg``, hands them to the service, answers
-within WeCom's budget (5 messages per merchant message, within 48 hours of it).
-
-A callback only says "there is something": one pull per customer-service account runs at a
-time (a callback during a pull makes it read again). A page of messages is applied before its
-``next_cursor`` is stored, so a crash re-reads at most that page, and the service's update ids
-(``kf:<msgid>``) make the re-read change nothing.
+"""The 微信客服 channel: messages read by ``sync.Puller`` go to the service; its replies go out
+within WeCom's budget (5 messages per merchant message, within 48 hours of it). Also the kf side
+of a handoff to a person, and the ``Sender`` for reminders (through kf, or staff via the robot).
 """
 
 from __future__ import annotations
@@ -21,9 +17,10 @@ from bot.channels.base import DeliveryError
 from bot.channels.wecom.api import MediaTooLarge, WeComApiError
 from bot.channels.wecom.kf import texts as T
 from bot.channels.wecom.kf.api import BOT_STATES, QUEUE, SERVICER, KfApi
-from bot.channels.wecom.kf.inbound import CUSTOMER, ENDED, EVENT, KfMessage, parse
+from bot.channels.wecom.kf.inbound import CUSTOMER, ENDED, EVENT, KfMessage
 from bot.channels.wecom.kf.inbound import SERVICER as STAFF
 from bot.channels.wecom.kf.outbound import render
+from bot.channels.wecom.kf.sync import Puller
 from bot.channels.wecom.robot import Robot
 from bot.engine.files import human_size
 from bot.engine.messages import Msg
@@ -38,7 +35,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "wecom_kf"
 MEDIA_LIMIT = 20 * 1024 * 1024  # media/get serves at most 20 MB in one piece
 NUDGE_EVERY = timedelta(minutes=5)  # staff hear again of a merchant still waiting
-PAGE_TRIES = 3  # reads of a page with a failing message before the cursor moves past it
 REFUSALS = 3  # documents refused in a row at one step before staff hear of it
 ERRORS = (WeComApiError, aiohttp.ClientError, TimeoutError, OSError)
 
@@ -62,9 +58,7 @@ class KfChannel:
         self.uploads = uploads
         self.servicer = servicer
         self.media_limit = media_limit
-        self._pulls: dict[str, asyncio.Task[None]] = {}
-        self._again: dict[str, str] = {}  # open_kfid -> the newest callback token
-        self._failures: dict[tuple[str, str], int] = {}  # (open_kfid, cursor) -> failed reads
+        self.puller = Puller(api, store, self._message, self.now)
 
     def now(self) -> datetime:
         return self.service.clock()
@@ -72,79 +66,16 @@ class KfChannel:
     def t(self, locale: str, message: Msg) -> str:
         return self.service.guide.render.text(locale, message)
 
-    # -- callbacks and pulls ---------------------------------------------------------------
+    # -- callbacks -------------------------------------------------------------------------
     def notify(self, token: str, open_kfid: str) -> None:
-        """A ``kf_msg_or_event`` callback: pull now, or once more after the running pull."""
-        if open_kfid in self._pulls:
-            self._again[open_kfid] = token
-            return
-        self._pulls[open_kfid] = asyncio.create_task(self._pull_loop(open_kfid, token))
-
-    async def _pull_loop(self, open_kfid: str, token: str) -> None:
-        try:
-            while True:
-                try:
-                    await self.pull(open_kfid, token)
-                except ERRORS as exc:
-                    log.warning("wecom_kf: sync_msg failed: %s", _describe(exc))
-                except Exception:
-                    log.exception("wecom_kf: a pull failed")
-                if open_kfid not in self._again:
-                    return
-                token = self._again.pop(open_kfid)
-        finally:
-            self._pulls.pop(open_kfid, None)
+        """A ``kf_msg_or_event`` callback: read what is new (see ``sync.Puller``)."""
+        self.puller.notify(token, open_kfid)
 
     async def pull(self, open_kfid: str, token: str) -> None:
-        """Read everything new for ``open_kfid``, page by page, following ``has_more``."""
-        while True:
-            cursor = await self.store.cursor(open_kfid)
-            data = await self.api.sync_msg(open_kfid, cursor, token)
-            messages = [m for m in map(parse, data.get("msg_list") or []) if m is not None]
-            if not await self._apply_page(messages) and self._retry(open_kfid, cursor):
-                return  # the next callback reads the page again (applied messages stay so)
-            following = str(data.get("next_cursor") or "")
-            if following and following != cursor:
-                await self.store.set_cursor(open_kfid, following, self.now())
-            if not data.get("has_more") or not following or following == cursor:
-                return
-
-    async def _apply_page(self, messages: list[KfMessage]) -> bool:
-        """Each merchant's messages in order; different merchants side by side. False when
-        one failed (say, the database was unavailable)."""
-        by_user: dict[str, list[KfMessage]] = {}
-        for message in messages:
-            by_user.setdefault(message.user, []).append(message)
-
-        async def one_user(items: list[KfMessage]) -> bool:
-            ok = True
-            for item in items:
-                try:
-                    await self._message(item)
-                except Exception:
-                    log.exception("wecom_kf: a %s message failed", item.kind)
-                    ok = False
-            return ok
-
-        return all(await asyncio.gather(*(one_user(items) for items in by_user.values())))
-
-    def _retry(self, open_kfid: str, cursor: str) -> bool:
-        """Whether to read a failed page again (up to PAGE_TRIES times) rather than move on:
-        a message that fails every time must not stop the account for good."""
-        key = (open_kfid, cursor)
-        self._failures[key] = self._failures.get(key, 0) + 1
-        if self._failures[key] < PAGE_TRIES:
-            return True
-        log.error("wecom_kf: a page failed %d times; moving on", PAGE_TRIES)
-        del self._failures[key]
-        return False
+        await self.puller.pull(open_kfid, token)
 
     async def close(self, timeout: float = 10) -> None:
-        tasks = list(self._pulls.values())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
-            for task in pending:
-                task.cancel()
+        await self.puller.close(timeout)
 
     # -- one message -----------------------------------------------------------------------
     async def _message(self, m: KfMessage) -> None:
