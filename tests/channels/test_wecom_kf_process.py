@@ -137,7 +137,10 @@ class Merchant:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no reply to {self.user}:\n{self.bot.log}")
             await asyncio.sleep(0.1)
-        await asyncio.sleep(0.3)  # a turn may take two messages
+        count = 0
+        while count != len(self.fake.shown(self.user)) and time.monotonic() < deadline:
+            count = len(self.fake.shown(self.user))  # a turn may take two messages: settle
+            await asyncio.sleep(0.4)
         return "\n".join(self.fake.shown(self.user)[before:])
 
     async def quiet(self, before: int) -> None:
