@@ -307,3 +307,28 @@ async def test_a_partial_kf_configuration_names_what_is_missing(tmp_path):
     message = err.decode().strip()
     assert "WECOM_CORP_ID" in message and "WECOM_KF_TOKEN" in message
     assert "WECOM_KF_SECRET" not in message and len(message.splitlines()) == 1
+
+
+async def test_both_wecom_channels_share_one_server(tmp_path):
+    from fake_wecom import AES_KEY, AGENT_ID, SECRET, TOKEN, verification
+
+    fake = FakeKf()
+    await fake.start()
+    bot = Bot(tmp_path, fake.base_url)
+    bot.env.update({"WECOM_AGENT_ID": AGENT_ID, "WECOM_SECRET": SECRET, "WECOM_TOKEN": TOKEN,
+                    "WECOM_ENCODING_AES_KEY": AES_KEY})
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        try:
+            await bot.start(http)
+            for path, (query, echo) in (("/wecom/callback", verification("111")),
+                                        (PATH, kf_verification("222"))):
+                async with http.get(f"{bot.url}{path}?{query}") as resp:
+                    assert resp.status == 200 and await resp.read() == echo.encode()
+            # each path takes only its own keys
+            query, _ = kf_verification("333")
+            async with http.get(f"{bot.url}/wecom/callback?{query}") as resp:
+                assert resp.status == 403
+        finally:
+            await bot.stop()
+    await fake.stop()
+    assert "callback path(s) /wecom/callback, /wecom/kf" in bot.log
