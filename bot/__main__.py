@@ -100,7 +100,7 @@ async def run(settings: Settings) -> None:
         from bot.channels.telegram import serve as serve_telegram
 
         channels.append(serve_telegram)
-    if settings.wecom_configured:
+    if settings.wecom_configured or settings.wecom_kf_configured:
         from bot.channels.wecom.app import serve as serve_wecom
 
         channels.append(serve_wecom)
@@ -157,6 +157,11 @@ def command(args: argparse.Namespace) -> int:
         guide = load_guide()
         print(f"{len(guide.flows)} flows ok")
         return 0
+    if args.command in ("run", "remind") and settings.wecom_kf_missing:
+        print(f"微信客服 (WeCom kf) is partly configured: set "
+              f"{', '.join(settings.wecom_kf_missing)} too, or unset the other WECOM_KF_ "
+              "settings.", file=sys.stderr)
+        return 2
     try:
         if args.command == "remind":
             if args.now and not args.once:

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     wecom_path: str = "/wecom/callback"
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
 
+    # WeCom 微信客服 (kf): outside WeChat users; starts when the corp id and the three below are
+    # set. The group robot (optional) carries staff alerts.
+    wecom_kf_secret: SecretStr | None = None
+    wecom_kf_token: SecretStr | None = None
+    wecom_kf_encoding_aes_key: SecretStr | None = None
+    wecom_kf_path: str = "/wecom/kf"
+    wecom_kf_servicer: str | None = None  # userid a merchant is handed to; empty: the queue
+    wecom_robot_key: SecretStr | None = None
+
     # The one-time upload page, served by the bot's web server.
     bot_public_url: str | None = None  # e.g. https://bot.example.com (what merchants open)
     bot_upload_secret: SecretStr | None = None  # HMAC key; empty: one kept in the data dir
@@ -85,6 +94,27 @@ class Settings(BaseSettings):
         secrets = (self.wecom_secret, self.wecom_token, self.wecom_encoding_aes_key)
         return bool(self.wecom_corp_id and self.wecom_agent_id
                     and all(s is not None and s.get_secret_value() for s in secrets))
+
+    @property
+    def wecom_kf_missing(self) -> list[str]:
+        """Names a partial 微信客服 configuration still needs (empty: complete, or not begun;
+        the corp id alone belongs to the self-built app as well)."""
+        values = {"WECOM_CORP_ID": self.wecom_corp_id,
+                  "WECOM_KF_SECRET": _plain(self.wecom_kf_secret),
+                  "WECOM_KF_TOKEN": _plain(self.wecom_kf_token),
+                  "WECOM_KF_ENCODING_AES_KEY": _plain(self.wecom_kf_encoding_aes_key)}
+        if not any(v for k, v in values.items() if k != "WECOM_CORP_ID"):
+            return []
+        return [name for name, value in values.items() if not value]
+
+    @property
+    def wecom_kf_configured(self) -> bool:
+        return bool(_plain(self.wecom_kf_secret) and _plain(self.wecom_kf_token)
+                    and _plain(self.wecom_kf_encoding_aes_key) and self.wecom_corp_id)
+
+    @property
+    def wecom_robot(self) -> str | None:
+        return _plain(self.wecom_robot_key) or None
 
     @model_validator(mode="after")
     def _telegram_webhook(self) -> Settings:
@@ -205,10 +235,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _channels_in_part(self) -> Settings:
-        require_together(self, "The WeCom self-built app", WECOM_APP_SETTINGS)
+        # The corp id alone belongs to 微信客服 as well: only the app's own settings begin it.
+        if any(_plain(v) if isinstance(v, SecretStr) else v
+               for v in (getattr(self, f) for f in WECOM_APP_SETTINGS[1:])):
+            require_together(self, "The WeCom self-built app", WECOM_APP_SETTINGS)
         return self
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 WECOM_APP_SETTINGS = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token",
                       "wecom_encoding_aes_key")
+
+
+def _plain(secret: SecretStr | None) -> str:
+    return secret.get_secret_value().strip() if secret is not None else ""

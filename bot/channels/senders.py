@@ -42,4 +42,14 @@ async def channel_senders(
                            secret=settings.wecom_secret.get_secret_value(),
                            agent_id=int(settings.wecom_agent_id))
             senders["wecom"] = WeComChannel(service, api)
+        if settings.wecom_kf_configured:
+            import aiohttp
+
+            from bot.channels.wecom.app import API_TIMEOUT
+            from bot.channels.wecom.kf.app import build_kf
+
+            http = await stack.enter_async_context(aiohttp.ClientSession(timeout=API_TIMEOUT))
+            kf = build_kf(http, service, settings)
+            stack.push_async_callback(kf.close)
+            senders["wecom_kf"] = kf.channel
         yield senders

@@ -122,3 +122,52 @@ class Reminder(Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    delivered_via: Mapped[str | None] = mapped_column(String(16))  # e.g. wecom_kf | robot
+
+
+class KfCursor(Base):
+    """微信客服: how far ``kf/sync_msg`` has been read for one customer-service account."""
+
+    __tablename__ = "kf_cursors"
+
+    open_kfid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime]
+
+
+class KfSession(Base):
+    """微信客服: one outside WeChat user (``external_userid``, the merchant's user_key).
+
+    ``window_at``: their last message (WeCom allows 5 messages within 48 hours after it);
+    ``sent``: how many of those 5 are used. ``serving``: who answers: bot | queue | person."""
+
+    __tablename__ = "kf_sessions"
+
+    external_userid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    open_kfid: Mapped[str] = mapped_column(String(64))
+    window_at: Mapped[datetime | None]
+    sent: Mapped[int] = mapped_column(default=0)
+    serving: Mapped[str] = mapped_column(String(12), default="bot")
+    servicer: Mapped[str | None] = mapped_column(String(64))  # the person serving, if known
+    handed_at: Mapped[datetime | None]  # asked for a person, and no person has written yet
+    nudged_at: Mapped[datetime | None]  # staff last reminded that the merchant is waiting
+    scene: Mapped[str | None] = mapped_column(String(128))  # where the merchant came from
+    refusals: Mapped[int] = mapped_column(default=0)  # documents refused in a row at ...
+    refusal_step: Mapped[str | None] = mapped_column(String(128))  # ... this step
+    updated_at: Mapped[datetime]
+
+
+class StaffAlert(Base):
+    """A message for the service team's group chat (群机器人), kept until the robot took it."""
+
+    __tablename__ = "staff_alerts"
+    __table_args__ = (Index("ix_staff_alerts_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))  # handoff | refused | reminder
+    text: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(8))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -57,7 +57,7 @@ async def serving_uploads(service: Service,
     server of its own listens on BOT_UPLOAD_LISTEN. None when that server cannot listen: the
     chat works without the page."""
     own = False
-    if settings.wecom_configured:
+    if settings.wecom_configured or settings.wecom_kf_configured:
         listen = settings.wecom_listen
     elif settings.telegram_bot_token and settings.telegram_webhook_url:
         listen = settings.telegram_webhook_listen

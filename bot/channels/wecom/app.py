@@ -1,4 +1,5 @@
-"""Wiring: settings -> crypto, API client, channel, callback and upload page on one web server."""
+"""Wiring: settings -> the WeCom channels (self-built app, 微信客服), their callbacks and the
+upload page on one web server."""
 
 from __future__ import annotations
 
@@ -41,41 +42,65 @@ def build_crypto(settings: Settings) -> WeComCrypto:
 async def serve(service: Service, settings: Settings, stop: asyncio.Event | None = None,
                 uploads: UploadPage | None = None,
                 senders: MutableMapping[str, Any] | None = None) -> None:
-    """Run the WeCom channel until ``stop`` is set (or forever). The upload page is served on
-    the same web server; pass ``uploads`` to share one page with other channels. ``senders``
-    (channel name -> ``bot.channels.base.Sender``) gets ``"wecom"`` while the channel runs, for
-    messages the bot sends on its own (reminders)."""
+    """Run the configured WeCom channels until ``stop`` is set (or forever): the self-built app
+    and 微信客服 (kf), each when configured, on one web server at WECOM_LISTEN with the upload
+    page. Pass ``uploads`` to share one page with other channels. ``senders`` (channel name ->
+    ``bot.channels.base.Sender``) gets ``"wecom"`` / ``"wecom_kf"`` while they run, for messages
+    the bot sends on its own (reminders)."""
     host, port = parse_listen(settings.wecom_listen)
-    crypto = build_crypto(settings)
     async with aiohttp.ClientSession(timeout=API_TIMEOUT) as session:
-        api = WeComApi(session, base_url=settings.wecom_api_base,
-                       corp_id=settings.wecom_corp_id,
-                       secret=settings.wecom_secret.get_secret_value(),
-                       agent_id=int(settings.wecom_agent_id))
         if uploads is None:
             base_url = settings.bot_public_url or f"http://{settings.wecom_listen}"
             if not settings.bot_public_url:
                 log.warning("BOT_PUBLIC_URL is not set: upload links point at %s", base_url)
             uploads = build_upload_page(service, settings, base_url)
-        channel = WeComChannel(service, api, uploads)
-        uploads.register(CHANNEL, channel.deliver)
-        callback = CallbackApp(crypto, corp_id=settings.wecom_corp_id,
-                               agent_id=settings.wecom_agent_id, submit=channel.submit)
         app = web.Application(client_max_size=UPLOAD_BODY_LIMIT)
-        callback.add_routes(app, settings.wecom_path)
+        mine: dict[str, Any] = {}
+        closers = []
+        if settings.wecom_configured:
+            channel = mount_app(app, service, settings, session, uploads)
+            mine[CHANNEL] = channel
+            closers.append(channel.close)
+        if settings.wecom_kf_configured:
+            from bot.channels.wecom.kf.app import build_kf, mount_kf
+
+            kf = build_kf(session, service, settings, uploads)
+            mount_kf(app, kf, settings, uploads)
+            mine["wecom_kf"] = kf.channel
+            closers.append(kf.close)
         uploads.add_routes(app)
         runner = web.AppRunner(app, access_log=None)  # paths carry upload tokens
         await runner.setup()
         if senders is not None:
-            senders[CHANNEL] = channel
+            senders.update(mine)
         try:
             await web.TCPSite(runner, host, port).start()
-            log.info("wecom: listening on %s:%d, callback path %s", host, port,
-                     settings.wecom_path)
+            paths = [p for on, p in ((settings.wecom_configured, settings.wecom_path),
+                                     (settings.wecom_kf_configured, settings.wecom_kf_path))
+                     if on]
+            log.info("wecom: listening on %s:%d, callback path(s) %s", host, port,
+                     ", ".join(paths))
             await (stop or asyncio.Event()).wait()
         finally:
-            if senders is not None and senders.get(CHANNEL) is channel:
-                del senders[CHANNEL]
-            await channel.close()
+            if senders is not None:
+                for name, channel in mine.items():
+                    if senders.get(name) is channel:
+                        del senders[name]
+            for close in closers:
+                await close()
             await uploads.close()
             await runner.cleanup()
+
+
+def mount_app(app: web.Application, service: Service, settings: Settings,
+              session: aiohttp.ClientSession, uploads: UploadPage) -> WeComChannel:
+    """The self-built app's callback routes on ``app``; returns its channel."""
+    api = WeComApi(session, base_url=settings.wecom_api_base, corp_id=settings.wecom_corp_id,
+                   secret=settings.wecom_secret.get_secret_value(),
+                   agent_id=int(settings.wecom_agent_id))
+    channel = WeComChannel(service, api, uploads)
+    uploads.register(CHANNEL, channel.deliver)
+    callback = CallbackApp(build_crypto(settings), corp_id=settings.wecom_corp_id,
+                           agent_id=settings.wecom_agent_id, submit=channel.submit)
+    callback.add_routes(app, settings.wecom_path)
+    return channel

@@ -1,0 +1,62 @@
+"""Wiring: settings -> the 微信客服 channel, its callback routes and the group robot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.wecom.crypto import WeComCrypto
+from bot.channels.wecom.kf.api import KfApi
+from bot.channels.wecom.kf.callback import KfCallback
+from bot.channels.wecom.kf.channel import CHANNEL, KfChannel
+from bot.channels.wecom.robot import Robot
+from bot.config import Settings
+from bot.service import Service
+from bot.store.kf import KfStore
+from bot.web.upload import UploadPage
+
+
+@dataclass
+class Kf:
+    channel: KfChannel
+    robot: Robot | None
+
+    async def close(self) -> None:
+        await self.channel.close()
+        if self.robot is not None:
+            await self.robot.close()
+
+
+def build_robot(session: aiohttp.ClientSession, service: Service, settings: Settings,
+                store: KfStore) -> Robot | None:
+    if not settings.wecom_robot:
+        return None
+    return Robot(session, store, base_url=settings.wecom_api_base, key=settings.wecom_robot,
+                 now=service.clock)
+
+
+def build_kf(session: aiohttp.ClientSession, service: Service, settings: Settings,
+             uploads: UploadPage | None = None) -> Kf:
+    """The channel and its robot (started); the caller closes them with ``Kf.close``."""
+    api = KfApi(session, base_url=settings.wecom_api_base, corp_id=settings.wecom_corp_id,
+                secret=settings.wecom_kf_secret.get_secret_value())
+    store = KfStore(service.db)
+    robot = build_robot(session, service, settings, store)
+    if robot is not None:
+        robot.start()
+    channel = KfChannel(service, api, store, robot=robot, uploads=uploads,
+                        servicer=(settings.wecom_kf_servicer or "").strip() or None)
+    return Kf(channel, robot)
+
+
+def mount_kf(app: web.Application, kf: Kf, settings: Settings,
+             uploads: UploadPage | None) -> None:
+    crypto = WeComCrypto(settings.wecom_kf_token.get_secret_value(),
+                         [settings.wecom_kf_encoding_aes_key.get_secret_value()],
+                         settings.wecom_corp_id)
+    KfCallback(crypto, corp_id=settings.wecom_corp_id,
+               notify=kf.channel.notify).add_routes(app, settings.wecom_kf_path)
+    if uploads is not None:
+        uploads.register(CHANNEL, kf.channel.deliver)
