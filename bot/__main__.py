@@ -18,6 +18,7 @@ from bot.app import (
     reminder_worker,
     running_reminders,
 )
+from bot.channels.base import ChannelError
 from bot.config import Settings
 
 log = logging.getLogger("bot")
@@ -159,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(chat(settings, args) if args.command == "chat" else run(settings))
     except KeyboardInterrupt:
         return 130
+    except ChannelError as exc:  # a channel cannot serve: one plain sentence, no traceback
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -88,7 +88,7 @@ async def api():
     await server.stop()
 
 
-@pytest.fixture(params=["aiogram", "ptb"])
+@pytest.fixture(params=["aiogram", "ptb", "botapi"])
 def library(request):
     if request.param == "ptb":
         pytest.importorskip("telegram", reason="pip install .[ptb]")

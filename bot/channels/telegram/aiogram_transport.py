@@ -1,4 +1,7 @@
-"""The aiogram side of the channel: a ``Bot`` with bounded retries, and the ``Transport``."""
+"""The aiogram side of the channel: a ``Bot`` with bounded retries, and the ``Transport``.
+
+Updates come in as JSON for every library (``serve.py``); aiogram's ``Bot`` sends the answers.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +15,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
-    ClientDecodeError,
     TelegramBadRequest,
-    TelegramConflictError,
     TelegramEntityTooLarge,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
-    TelegramUnauthorizedError,
 )
 from aiogram.methods import GetUpdates
 from aiogram.types import (
@@ -31,8 +31,7 @@ from aiogram.types import (
 )
 from aiohttp import ClientError, ClientResponseError
 
-from bot.channels.telegram.core import FileTooBig
-from bot.channels.telegram.polling import ALLOWED_UPDATES, PollErrors
+from bot.channels.telegram.core import FileTooBig, TelegramChannel
 from bot.channels.telegram.render import Button
 from bot.channels.telegram.retry import Backoff, retrying
 
@@ -52,24 +51,6 @@ def classify(exc: BaseException) -> float | None:
     if isinstance(exc, ClientError):
         return 0.0
     return None
-
-
-POLL_ERRORS = PollErrors(
-    conflict=lambda exc: isinstance(exc, TelegramConflictError),
-    unauthorized=lambda exc: isinstance(exc, TelegramUnauthorizedError),
-    retry=lambda exc: 0.0 if isinstance(exc, ClientDecodeError) else classify(exc),
-)
-
-
-def fetcher(bot: Bot):
-    """getUpdates for the poller: long polling, with a request timeout beyond the poll's."""
-
-    async def fetch(offset: int | None, timeout: int) -> list:
-        return await bot(GetUpdates(offset=offset, timeout=timeout,
-                                    allowed_updates=ALLOWED_UPDATES),
-                         request_timeout=timeout + 15)
-
-    return fetch
 
 
 class RetryMiddleware(BaseRequestMiddleware):
@@ -161,3 +142,26 @@ def _read_bounded(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise FileTooBig(path.stat().st_size)
     return data
+
+
+class AiogramLibrary:
+    """``serve``'s view of aiogram: its ``Bot`` sends; updates go straight to the channel."""
+
+    name = "aiogram"
+
+    def __init__(self, token: str, api_server: str, *, local: bool = False) -> None:
+        self.bot = make_bot(token, api_server, local=local)
+        self.transport = AiogramTransport(self.bot)
+        self.feed = None
+
+    def attach(self, channel: TelegramChannel) -> None:
+        self.feed = channel.accept
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.bot.session.close()

@@ -1,4 +1,5 @@
-"""Long polling that never loses an update, for aiogram and python-telegram-bot alike.
+"""Long polling that never loses an update, for every library alike (over ``BotAPI``: updates
+arrive as JSON objects, and only the ones not yet held are read further).
 
 aiogram's ``Dispatcher.start_polling`` and PTB's ``Updater`` confirm an update to Telegram (by
 asking for the next offset) as soon as it is fetched; a crash while it is being handled would
@@ -46,12 +47,12 @@ class PollErrors:
     retry: Callable[[BaseException], float | None]
 
 
-# fetch(offset, timeout) -> updates, each with an ``update_id``
-Fetch = Callable[[int | None, int], Awaitable[list[Any]]]
+# fetch(offset, timeout) -> updates as the Bot API's JSON objects
+Fetch = Callable[[int | None, int], Awaitable[list[dict[str, Any]]]]
 
 
 class Poller:
-    def __init__(self, fetch: Fetch, accept: Callable[[Any], asyncio.Future[None]],
+    def __init__(self, fetch: Fetch, accept: Callable[[dict], asyncio.Future[None]],
                  errors: PollErrors, *, timeout: int = 30, max_conflicts: int = 3,
                  backoff: Backoff | None = None, idle_wait: float = 1.0) -> None:
         self.fetch = fetch
@@ -96,12 +97,18 @@ class Poller:
                 await asyncio.wait(list(self.pending.values()), timeout=self.idle_wait,
                                    return_when=asyncio.FIRST_COMPLETED)
 
-    def take(self, updates: list[Any]) -> bool:
+    def take(self, updates: list[dict[str, Any]]) -> bool:
+        """Queue the updates not yet held; one still being handled costs a dict lookup."""
         fresh = False
         for update in updates:
-            if update.update_id in self.pending:
+            update_id = update.get("update_id") if isinstance(update, dict) else None
+            if type(update_id) is not int:
+                log.warning("getUpdates returned something that is no update; skipped")
                 continue
-            self.pending[update.update_id] = asyncio.ensure_future(self.accept(update))
+            if update_id in self.pending or (self.offset is not None
+                                             and update_id < self.offset):
+                continue
+            self.pending[update_id] = asyncio.ensure_future(self.accept(update))
             fresh = True
         self.advance()
         return fresh
