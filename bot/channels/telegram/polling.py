@@ -22,6 +22,7 @@ from bot.channels.telegram.retry import Backoff
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
+PAGE = 100  # getUpdates answers at most this many updates
 CONFLICT = (
     "Telegram refused to deliver updates (409 Conflict): another copy of this bot is receiving "
     "updates with the same TELEGRAM_BOT_TOKEN, or a webhook is set for it. Stop the other copy "
@@ -93,9 +94,15 @@ class Poller:
             failures = conflicts = 0
             fresh = self.take(updates)
             if updates and not fresh and self.pending:
-                # only updates still being handled came back: wait for one to finish
-                await asyncio.wait(list(self.pending.values()), timeout=self.idle_wait,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await self._wait_for_room(full=len(updates) >= PAGE)
+
+    async def _wait_for_room(self, *, full: bool) -> None:
+        """Only updates still being handled came back. Telegram answers from the offset, so a
+        full page is the same page until its first update is done: wait for that one. A page
+        with room may bring new updates: wait for any to finish (or a while)."""
+        waiting = ([self.pending[min(self.pending)]] if full
+                   else list(self.pending.values()))
+        await asyncio.wait(waiting, timeout=self.idle_wait, return_when=asyncio.FIRST_COMPLETED)
 
     def take(self, updates: list[dict[str, Any]]) -> bool:
         """Queue the updates not yet held; one still being handled costs a dict lookup."""
