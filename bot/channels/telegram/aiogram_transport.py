@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Sequence
 from contextlib import aclosing
 from pathlib import Path
+from typing import Protocol
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -36,6 +37,12 @@ from bot.channels.telegram.render import Button
 from bot.channels.telegram.retry import Backoff, retrying
 
 DOWNLOAD_TIMEOUT = 120
+
+
+class FastTransport(Protocol):
+    async def send_text(self, chat_id: int, text: str, buttons: Sequence[Button]) -> int: ...
+    async def remove_keyboard(self, chat_id: int, message_id: int) -> None: ...
+    async def answer_callback(self, callback_id: str) -> None: ...
 
 
 def classify(exc: BaseException) -> float | None:
@@ -76,11 +83,20 @@ def make_bot(token: str, api_server: str, *, local: bool = False,
 
 
 class AiogramTransport:
-    def __init__(self, bot: Bot, backoff: Backoff | None = None) -> None:
+    """Sends through aiogram's ``Bot``. Given ``fast`` (the plain JSON client), the calls of
+    every turn (sendMessage, editMessageReplyMarkup, answerCallbackQuery) go through it, and
+    aiogram keeps what it does well: streamed uploads from disk, downloads (also from a local
+    Bot API server's disk) and the typed command menu."""
+
+    def __init__(self, bot: Bot, backoff: Backoff | None = None,
+                 fast: FastTransport | None = None) -> None:
         self.bot = bot
         self.backoff = backoff or Backoff()
+        self.fast = fast
 
     async def send_text(self, chat_id: int, text: str, buttons: Sequence[Button]) -> int:
+        if self.fast is not None:
+            return await self.fast.send_text(chat_id, text, buttons)
         markup = None
         if buttons:
             markup = InlineKeyboardMarkup(inline_keyboard=[
@@ -93,10 +109,16 @@ class AiogramTransport:
         await self.bot.send_document(chat_id, FSInputFile(path, filename=name))
 
     async def remove_keyboard(self, chat_id: int, message_id: int) -> None:
+        if self.fast is not None:
+            await self.fast.remove_keyboard(chat_id, message_id)
+            return
         await self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
                                                  reply_markup=None)
 
     async def answer_callback(self, callback_id: str) -> None:
+        if self.fast is not None:
+            await self.fast.answer_callback(callback_id)
+            return
         await self.bot.answer_callback_query(callback_id)
 
     async def set_commands(self, commands: Sequence[tuple[str, str]],
@@ -145,13 +167,15 @@ def _read_bounded(path: Path, limit: int) -> bytes:
 
 
 class AiogramLibrary:
-    """``serve``'s view of aiogram: its ``Bot`` sends; updates go straight to the channel."""
+    """``serve``'s view of aiogram: updates go straight to the channel; aiogram's ``Bot`` sends
+    files and the command menu, the plain client ``fast`` the messages of every turn."""
 
     name = "aiogram"
 
-    def __init__(self, token: str, api_server: str, *, local: bool = False) -> None:
+    def __init__(self, token: str, api_server: str, *, local: bool = False,
+                 fast: FastTransport | None = None) -> None:
         self.bot = make_bot(token, api_server, local=local)
-        self.transport = AiogramTransport(self.bot)
+        self.transport = AiogramTransport(self.bot, fast=fast)
         self.feed = None
 
     def attach(self, channel: TelegramChannel) -> None:

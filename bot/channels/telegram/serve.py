@@ -2,8 +2,9 @@
 (getMe, long polling or the webhook's set-up) and hands each update to the library as the Bot
 API's JSON; the library's transport sends the answers.
 
-``TELEGRAM_LIBRARY``: ``aiogram`` (default), ``ptb`` (python-telegram-bot, ``pip install
-.[ptb]``) or ``botapi`` (no library: the plain transport sends too, the fastest).
+``TELEGRAM_LIBRARY``: ``aiogram`` (default: the plain client sends each turn's messages, aiogram
+the files and the command menu), ``ptb`` (python-telegram-bot sends everything, ``pip install
+.[ptb]``) or ``botapi`` (no library: the plain client sends everything).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def open_library(settings: Settings, api: BotAPI) -> Library:
     from bot.channels.telegram.aiogram_transport import AiogramLibrary
 
     return AiogramLibrary(settings.telegram_bot_token.get_secret_value(),
-                          settings.telegram_api_server, local=settings.telegram_api_local)
+                          settings.telegram_api_server, local=settings.telegram_api_local,
+                          fast=api)
 
 
 async def serve(service: Service, settings: Settings,
