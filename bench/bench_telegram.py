@@ -14,6 +14,8 @@ state, every answer sent only after its turn is committed), once per library, an
   it today (menu button, company name, license scan as a document, license end date, five text
   answers, two Done buttons), round by round: a round is done when every merchant has the next
   question. Updates/s over all rounds.
+- **sending alone**: ``--burst`` sendMessage calls at once through the plain JSON client and
+  through aiogram's ``Bot``: what the default's hot path gains by the plain client.
 """
 
 from __future__ import annotations
@@ -373,6 +375,32 @@ async def run_bare(guide: Guide, api: FakeTelegram,
         await session.close()
 
 
+async def sends(api: FakeTelegram, count: int) -> tuple[float, float]:
+    """sendMessage alone, ``count`` at once: the plain client, then aiogram's ``Bot`` (s)."""
+    from bot.channels.telegram.botapi import BotAPI
+    from bot.channels.telegram.render import Button
+
+    buttons = [Button("基本认证", "c|basic|abc123"), Button("工厂认证", "c|factory|abc123")]
+    plain = BotAPI(TOKEN, api.url)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api.url))
+    bot = Bot(TOKEN, session=session)
+    markup = InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.label, callback_data=b.data)] for b in buttons])
+    try:
+        start = time.perf_counter()
+        await asyncio.gather(*(plain.send_text(300_000 + i, "您想做什么？", buttons)
+                               for i in range(count)))
+        ours = time.perf_counter() - start
+        start = time.perf_counter()
+        await asyncio.gather(*(bot.send_message(300_000 + i, "您想做什么？", reply_markup=markup)
+                               for i in range(count)))
+        theirs = time.perf_counter() - start
+    finally:
+        await plain.close()
+        await session.close()
+    return ours, theirs
+
+
 async def main(burst: int, merchants: int, libraries: tuple[str, ...]) -> list[dict]:
     guide = load_guide()
     api = FakeTelegram()
@@ -403,6 +431,9 @@ async def main(burst: int, merchants: int, libraries: tuple[str, ...]) -> list[d
                     target = 1.5 if name == "start_burst" else None
                     rows.append(figure(f"telegram_{name}_{library}", unit, ours,
                                        "bare aiogram FSM bot, MemoryStorage", bare, target))
+        ours, theirs = await sends(api, burst)
+        rows.append(figure("telegram_send_plain_json", "messages/s", burst / ours,
+                           "aiogram Bot.send_message", burst / theirs))
     finally:
         await api.stop()
     return rows
