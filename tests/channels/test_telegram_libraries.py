@@ -141,3 +141,15 @@ async def test_python_telegram_bot_runs_without_aiogram(tmp_path, api):
     finally:
         await bot.stop()
     assert "Traceback" not in bot.log()
+
+
+@pytest.mark.parametrize("name", LIBRARIES)
+async def test_a_refused_token_ends_the_process_with_one_plain_sentence(tmp_path, api, name):
+    if name == "ptb":
+        pytest.importorskip("telegram", reason="pip install .[ptb]")
+    bot = BotProcess(tmp_path, api, name, TELEGRAM_BOT_TOKEN="123456789:not-the-right-token")
+    bot.spawn()
+    code = await asyncio.to_thread(bot.proc.wait, 60)
+    assert code == 1
+    assert "Telegram did not accept TELEGRAM_BOT_TOKEN" in bot.log()
+    assert "Traceback" not in bot.log() and "not-the-right-token" not in bot.log()
