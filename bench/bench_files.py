@@ -1,6 +1,6 @@
 """Checking an uploaded 2 MB JPEG against decoding it with Pillow alone.
 
-    .venv/bin/python bench/bench_files.py [--rounds 15] [--megapixels 12]
+    .venv/bin/python bench/bench_files.py [--rounds 15] [--megapixels 12] [--json]
 
 The check is everything an upload of a business license goes through: type by content, size,
 a bomb check from the header, verify(), a full decode, EXIF, the greyscale working copy, the
@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.report import emit, figure  # noqa: E402
 from bot.engine.files import FileRule, check_file  # noqa: E402
 
 MB = 1024 * 1024
@@ -73,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--megapixels", type=float, default=12)
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
     args = parser.parse_args()
     data = photo_of_a_license(args.megapixels)
 
@@ -86,6 +88,10 @@ def main() -> None:
     checked = check_file(data, "license.jpg", LICENSE)
     floors, checks = interleaved(decode, check, args.rounds)
     floor, ours = statistics.median(floors), statistics.median(checks)
+    if args.json:
+        emit([figure("license_check", "ms", ours * 1000, "Pillow full decode", floor * 1000,
+                     target=0.6)])
+        return
     print(f"JPEG: {len(data) / MB:.2f} MB, {checked.width}x{checked.height}, "
           f"sharpness {checked.sharpness}")
     print(f"Pillow decode alone: {floor * 1000:7.1f} ms (median of {args.rounds})")

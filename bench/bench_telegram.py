@@ -1,14 +1,21 @@
-"""Telegram updates per second and p50/p99 latency through the real aiogram adapter with durable
-SQLite state, against a bare aiogram FSM bot with ``MemoryStorage`` answering the same
-questionnaire (basic certification: the menu button, company name, license scan as a document,
-five text answers, two Done buttons).
+"""The guide on Telegram over HTTP against a bare aiogram FSM bot, on the same fake Bot API.
 
-    .venv/bin/python bench/bench_telegram.py [--merchants 100] [--json]
+    .venv/bin/python bench/bench_telegram.py [--burst 400] [--merchants 100] [--json]
 
-Both bots run in this process, one after the other, on a Bot API session that answers from
-memory (no network), fed the same updates in the same order: round by round, each round one
-update of every merchant, handled concurrently (as polling with tasks or a webhook would). A
-latency is the time from handing the update over until its answer was sent.
+A Bot API server on loopback (in this process) plays Telegram: it serves ``getUpdates`` from a
+queue, answers ``sendMessage`` and the other calls, and serves files. Each bot runs as it would in
+production, by long polling: the guide through ``bot.channels.telegram.serve`` (durable SQLite
+state, every answer sent only after its turn is committed), once per library, and a bare aiogram
+``Dispatcher`` with ``MemoryStorage`` (``start_polling``: no validation, no durability).
+
+- **/start burst**: ``--burst`` merchants send /start at once; users/s until every one of them
+  has the main menu.
+- **questionnaire**: ``--merchants`` merchants go through basic certification as the content has
+  it today (menu button, company name, license scan as a document, license end date, five text
+  answers, two Done buttons), round by round: a round is done when every merchant has the next
+  question. Updates/s over all rounds.
+- **sending alone**: ``--burst`` sendMessage calls at once through the plain JSON client and
+  through aiogram's ``Bot``: what the default's hot path gains by the plain client.
 """
 
 from __future__ import annotations
@@ -17,33 +24,31 @@ import argparse
 import asyncio
 import io
 import json
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
-from aiogram.client.session.base import BaseSession
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiohttp import web
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.channels.telegram.aiogram_transport import AiogramTransport, make_bot
-from bot.channels.telegram.core import TelegramChannel
+from bench.report import emit, figure
+from bot.channels.telegram.render import CallbackCodec
+from bot.channels.telegram.serve import serve
+from bot.config import Settings
 from bot.content import load_guide
 from bot.engine.machine import Guide
 from bot.engine.validators import id_check_char, uscc_check_char
@@ -51,45 +56,117 @@ from bot.service import Service
 from bot.store.db import Database
 from bot.store.files import FileStore
 
-TOKEN = "123456789:BENCH-token_for-a-session-in-memory"
+TOKEN = "123456789:BENCH-token_for-a-fake-bot-api-000"
 USCC = "91330106MA2B3C4D5" + uscc_check_char("91330106MA2B3C4D5")
 ID = "33010619850317461" + id_check_char("33010619850317461")
-ANSWERS = ["宁波海岸贸易有限公司", USCC, "张伟", ID, "sales@example.com", "13812345678"]
+LICENSE_END = "长期"  # the license has no end date
+ANSWERS = ["宁波海岸贸易有限公司", LICENSE_END, USCC, "张伟", ID, "sales@example.com",
+           "13812345678"]
+LIBRARIES = ("botapi", "aiogram")
+WAIT = 300.0
 
 
-class MemorySession(BaseSession):
-    """Answers every Bot API call at once; serves files from memory."""
+# -- the fake Bot API -------------------------------------------------------------------------
+class FakeTelegram:
+    """Telegram for both bots: a queue of updates, and what each chat was sent."""
 
-    def __init__(self, files: dict[str, bytes]) -> None:
-        super().__init__()
-        self.files = files
-        self.sent = 0
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, bytes]] = []  # (update_id, its JSON)
+        self.files: dict[str, bytes] = {}
+        self.sent: dict[int, list[tuple[float, str]]] = defaultdict(list)  # chat -> (when, text)
+        self.polled = asyncio.Event()
+        self.arrived = asyncio.Event()  # updates were pushed: wake a waiting getUpdates
+        self.changed = asyncio.Event()  # something was sent
         self._ids = 0
+        self._runner: web.AppRunner | None = None
+        self.url = ""
 
-    async def close(self) -> None:
-        return None
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/bot{token}/{method}", self._method)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
 
-    async def make_request(self, bot, method, timeout=None):
-        name = method.__api_method__
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def reset(self) -> None:
+        self.pending.clear()
+        self.sent.clear()
+        self.polled.clear()
+
+    def push(self, updates: list[dict[str, Any]]) -> None:
+        self.pending += [(u["update_id"], json.dumps(u, ensure_ascii=False).encode())
+                         for u in updates]
+        self.arrived.set()
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + WAIT
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the bot did not answer in time")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), 0.05)
+            except TimeoutError:
+                pass
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return await request.json()
+        params: dict[str, Any] = {}
+        for key, value in (await request.post()).items():
+            params[key] = value if isinstance(value, str) else "<file>"
+        return params
+
+    async def _method(self, request: web.Request) -> web.Response:
+        name = request.match_info["method"]
+        params = await self._params(request)
+        if name == "getUpdates":
+            return await self._get_updates(params)
         if name == "sendMessage":
-            self.sent += 1
+            chat = int(params["chat_id"])
+            self.sent[chat].append((time.perf_counter(), params["text"]))
+            self.changed.set()
             self._ids += 1
-            result: Any = {"message_id": self._ids, "date": 0, "text": "",
-                           "chat": {"id": int(method.chat_id), "type": "private"}}
+            result: Any = {"message_id": self._ids, "date": 0, "text": params["text"],
+                           "chat": {"id": chat, "type": "private"}}
+        elif name == "getMe":
+            result = {"id": 123456789, "is_bot": True, "first_name": "Bench",
+                      "username": "bench_bot"}
         elif name == "getFile":
-            data = self.files[method.file_id]
-            result = {"file_id": method.file_id, "file_unique_id": "u",
-                      "file_size": len(data), "file_path": f"documents/{method.file_id}"}
+            data = self.files[params["file_id"]]
+            result = {"file_id": params["file_id"], "file_unique_id": "u",
+                      "file_size": len(data), "file_path": f"documents/{params['file_id']}"}
         else:
             result = True
-        return self.check_response(bot, method, 200, json.dumps({"ok": True, "result": result})
-                                   ).result
+        return web.json_response({"ok": True, "result": result})
 
-    async def stream_content(self, url, headers=None, timeout=30, chunk_size=65536,
-                             raise_for_status=True) -> AsyncGenerator[bytes, None]:
-        yield self.files[url.rsplit("/", 1)[1]]
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        self.pending = [p for p in self.pending if p[0] >= offset]
+        self.polled.set()
+        if not self.pending:
+            self.arrived.clear()
+            try:
+                await asyncio.wait_for(self.arrived.wait(), 0.2)
+            except TimeoutError:
+                pass
+        limit = int(params.get("limit") or 100)
+        body = b'{"ok":true,"result":[' + b",".join(
+            p[1] for p in self.pending[:limit] if p[0] >= offset) + b"]}"
+        return web.Response(body=body, content_type="application/json")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.files[request.match_info["path"].rsplit("/", 1)[1]])
 
 
+# -- updates ----------------------------------------------------------------------------------
 def scan(seed: int) -> bytes:
     image = Image.new("RGB", (900, 1200), "white")
     draw = ImageDraw.Draw(image)
@@ -105,15 +182,12 @@ def scan(seed: int) -> bytes:
 class Script:
     """The same updates for both bots; only the callback data differ (each bot's own)."""
 
-    def __init__(self, merchants: int) -> None:
-        self.merchants = merchants
-        self.files: dict[str, bytes] = {}
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
         self._update = 0
-        self._message = 0
 
     def _next(self, user: int, **content: Any) -> dict[str, Any]:
         self._update += 1
-        self._message += 1
         sender = {"id": user, "is_bot": False, "first_name": "M", "language_code": "zh-hans"}
         chat = {"id": user, "type": "private"}
         if "data" in content:
@@ -121,16 +195,20 @@ class Script:
                      "data": content["data"],
                      "message": {"message_id": 1, "date": 0, "chat": chat, "text": "?"}}
             return {"update_id": self._update, "callback_query": query}
-        message = {"message_id": self._message, "date": 0, "chat": chat, "from": sender,
+        message = {"message_id": self._update, "date": 0, "chat": chat, "from": sender,
                    **content}
         return {"update_id": self._update, "message": message}
 
-    def rounds(self, button: Callable[[str, str], str]) -> list[list[dict[str, Any]]]:
-        """``button(choice id, "flow.step")`` -> callback data of that bot."""
-        users = [10_000 + i for i in range(self.merchants)]
-        rounds: list[list[dict]] = [[self._next(u, text="/start") for u in users]]
-        rounds.append([self._next(u, data=button("basic", "menu.main")) for u in users])
-        rounds.append([self._next(u, text=ANSWERS[0]) for u in users])
+    def burst(self, users: list[int]) -> list[dict[str, Any]]:
+        return [self._next(u, text="/start") for u in users]
+
+    def rounds(self, users: list[int], button: Callable[[str, str], str],
+               prompt: Callable[[str, str], str]) -> list[tuple[list[dict], str]]:
+        """(one update of every merchant, the prompt each must get next) in flow order."""
+        rounds = [([self._next(u, text="/start") for u in users], prompt("menu", "main")),
+                  ([self._next(u, data=button("basic", "menu.main")) for u in users],
+                   prompt("basic", "company_name")),
+                  ([self._next(u, text=ANSWERS[0]) for u in users], prompt("basic", "license"))]
         docs = []
         for u in users:
             file_id = f"f{u}"
@@ -138,27 +216,38 @@ class Script:
             docs.append(self._next(u, document={
                 "file_id": file_id, "file_unique_id": file_id, "file_name": "license.jpg",
                 "file_size": len(self.files[file_id])}))
-        rounds.append(docs)
-        for answer in ANSWERS[1:]:
-            rounds.append([self._next(u, text=answer) for u in users])
-        rounds.append([self._next(u, data=button("done", "basic.tax_cert")) for u in users])
-        rounds.append([self._next(u, data=button("done", "basic.org_code")) for u in users])
+        rounds.append((docs, prompt("basic", "license_end")))
+        following = ["uscc", "legal_name", "legal_id", "email", "phone", "tax_cert"]
+        for answer, step in zip(ANSWERS[1:], following, strict=True):
+            rounds.append(([self._next(u, text=answer) for u in users], prompt("basic", step)))
+        rounds.append(([self._next(u, data=button("done", "basic.tax_cert")) for u in users],
+                       prompt("basic", "org_code")))
+        rounds.append(([self._next(u, data=button("done", "basic.org_code")) for u in users],
+                       prompt("menu", "main")))
         return rounds
 
 
-async def measure(rounds: list[list[dict]], bot: Bot,
-                  feed: Callable[[Update], Awaitable[None]]) -> list[float]:
-    latencies: list[float] = []
+async def drive(api: FakeTelegram, rounds: list[tuple[list[dict], str]]) -> float:
+    """Push each round once the last is answered; seconds until the last round is answered."""
+    start = end = time.perf_counter()
+    for updates, prompt in rounds:
+        chats = [u["message"]["chat"]["id"] if "message" in u
+                 else u["callback_query"]["from"]["id"] for u in updates]
+        seen = {c: len(api.sent[c]) for c in chats}
+        api.push(updates)
 
-    async def one(update: Update) -> None:
-        start = time.perf_counter()
-        await feed(update)
-        latencies.append(time.perf_counter() - start)
+        def answered(chats=chats, seen=seen, prompt=prompt) -> list[float] | None:
+            times = []
+            for c in chats:
+                hit = next((t for t, text in api.sent[c][seen[c]:] if prompt in text), None)
+                if hit is None:
+                    return None
+                times.append(hit)
+            return times
 
-    for batch in rounds:
-        updates = [Update.model_validate(u, context={"bot": bot}) for u in batch]
-        await asyncio.gather(*(one(u) for u in updates))
-    return latencies
+        await api.until(lambda answered=answered: answered() is not None)
+        end = max(answered())
+    return end - start
 
 
 # -- the bare aiogram FSM bot -----------------------------------------------------------------
@@ -166,6 +255,7 @@ class Basic(StatesGroup):
     menu = State()
     company = State()
     license = State()
+    license_end = State()
     uscc = State()
     legal = State()
     legal_id = State()
@@ -188,6 +278,7 @@ def bare_router(guide: Guide) -> Router:
     menu = guide.flows["menu"].steps["main"]
     router = Router()
     texts = [(Basic.company, "company_name", Basic.license, "license"),
+             (Basic.license_end, "license_end", Basic.uscc, "uscc"),
              (Basic.uscc, "uscc", Basic.legal, "legal_name"),
              (Basic.legal, "legal_name", Basic.legal_id, "legal_id"),
              (Basic.legal_id, "legal_id", Basic.email, "email"),
@@ -220,8 +311,8 @@ def bare_router(guide: Guide) -> Router:
     async def license_(message: Message, state: FSMContext, bot: Bot) -> None:
         data = await bot.download(message.document.file_id, destination=io.BytesIO())
         await state.update_data(license=len(data.getvalue()))
-        await state.set_state(Basic.uscc)
-        await message.answer(q("uscc"))
+        await state.set_state(Basic.license_end)
+        await message.answer(q("license_end"))
 
     @router.callback_query(Basic.tax, F.data == "done")
     async def tax(query: CallbackQuery, state: FSMContext) -> None:
@@ -242,70 +333,125 @@ def bare_router(guide: Guide) -> Router:
 
 
 # -- runs -------------------------------------------------------------------------------------
-async def run_adapter(guide: Guide, script: Script, directory: Path) -> tuple[list[float], int]:
-    db = Database(f"sqlite+aiosqlite:///{directory / 'bot.db'}")
+Run = Callable[[FakeTelegram], Awaitable[float]]
+
+
+async def run_guide(guide: Guide, library: str, api: FakeTelegram, directory: Path,
+                    work: Callable[[FakeTelegram, Callable[[str, str], str]], Awaitable[float]]
+                    ) -> float:
+    db = Database(f"sqlite+aiosqlite:///{directory / f'{library}.db'}")
     await db.migrate()
-    service = Service(guide, db, FileStore(directory / "files"))
-    session = MemorySession(script.files)
-    bot = make_bot(TOKEN, "http://127.0.0.1:9", session=session)
-    channel = TelegramChannel(service, AiogramTransport(bot))
-    rounds = script.rounds(lambda choice, step: channel.codec.encode(choice, step))
+    service = Service(guide, db, FileStore(directory / f"files-{library}"))
+    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_server=api.url,
+                        telegram_library=library, telegram_poll_timeout=1)
+    codec = CallbackCodec(guide.flows)
+    api.reset()
+    task = asyncio.create_task(serve(service, settings))
     try:
-        latencies = await measure(rounds, bot, channel.accept)
+        await asyncio.wait_for(api.polled.wait(), 60)
+        return await work(api, codec.encode)
     finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         await db.close()
-    return latencies, session.sent
 
 
-async def run_bare(guide: Guide, script: Script) -> tuple[list[float], int]:
-    session = MemorySession(script.files)
+async def run_bare(guide: Guide, api: FakeTelegram,
+                   work: Callable[[FakeTelegram, Callable[[str, str], str]], Awaitable[float]]
+                   ) -> float:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api.url))
     bot = Bot(TOKEN, session=session)
     dispatcher = Dispatcher(storage=MemoryStorage())
     dispatcher.include_router(bare_router(guide))
-    rounds = script.rounds(lambda choice, step: choice)
-
-    async def feed(update: Update) -> None:
-        await dispatcher.feed_update(bot, update)
-
-    return await measure(rounds, bot, feed), session.sent
-
-
-def summary(latencies: list[float], seconds: float) -> dict[str, float]:
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return {"updates": len(latencies), "updates_per_s": len(latencies) / seconds,
-            "p50_ms": statistics.median(ordered) * 1000, "p99_ms": p99 * 1000}
+    api.reset()
+    task = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=1,
+                                                        handle_signals=False))
+    try:
+        await asyncio.wait_for(api.polled.wait(), 60)
+        return await work(api, lambda choice, step: choice)
+    finally:
+        await dispatcher.stop_polling()
+        await asyncio.gather(task, return_exceptions=True)
+        await session.close()
 
 
-async def main(merchants: int) -> dict[str, Any]:
-    guide = load_guide()
-    script = Script(merchants)
-    with tempfile.TemporaryDirectory(prefix="bench-telegram-") as tmp:
+async def sends(api: FakeTelegram, count: int) -> tuple[float, float]:
+    """sendMessage alone, ``count`` at once: the plain client, then aiogram's ``Bot`` (s)."""
+    from bot.channels.telegram.botapi import BotAPI
+    from bot.channels.telegram.render import Button
+
+    buttons = [Button("基本认证", "c|basic|abc123"), Button("工厂认证", "c|factory|abc123")]
+    plain = BotAPI(TOKEN, api.url)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api.url))
+    bot = Bot(TOKEN, session=session)
+    markup = InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.label, callback_data=b.data)] for b in buttons])
+    try:
         start = time.perf_counter()
-        latencies, sent = await run_adapter(guide, script, Path(tmp))
-        adapter = {**summary(latencies, time.perf_counter() - start), "messages_sent": sent}
-    start = time.perf_counter()
-    latencies, sent = await run_bare(guide, script)
-    bare = {**summary(latencies, time.perf_counter() - start), "messages_sent": sent}
-    return {"merchants": merchants, "adapter_sqlite": adapter, "bare_fsm_memory": bare,
-            "throughput_ratio": adapter["updates_per_s"] / bare["updates_per_s"],
-            "p50_ratio": adapter["p50_ms"] / bare["p50_ms"],
-            "p99_ratio": adapter["p99_ms"] / bare["p99_ms"]}
+        await asyncio.gather(*(plain.send_text(300_000 + i, "您想做什么？", buttons)
+                               for i in range(count)))
+        ours = time.perf_counter() - start
+        start = time.perf_counter()
+        await asyncio.gather(*(bot.send_message(300_000 + i, "您想做什么？", reply_markup=markup)
+                               for i in range(count)))
+        theirs = time.perf_counter() - start
+    finally:
+        await plain.close()
+        await session.close()
+    return ours, theirs
+
+
+async def main(burst: int, merchants: int, libraries: tuple[str, ...]) -> list[dict]:
+    guide = load_guide()
+    api = FakeTelegram()
+    await api.start()
+    script = Script(api.files)
+
+    def prompt(flow: str, step: str) -> str:
+        return guide.render.text("zh_CN", guide.flows[flow].steps[step].text)
+
+    async def start_burst(fake: FakeTelegram, _button) -> float:
+        users = [100_000 + i for i in range(burst)]
+        return await drive(fake, [(script.burst(users), prompt("menu", "main"))])
+
+    async def questionnaire(fake: FakeTelegram, button) -> float:
+        users = [200_000 + i for i in range(merchants)]
+        return await drive(fake, script.rounds(users, button, prompt))
+
+    rows: list[dict] = []
+    updates = merchants * len(script.rounds([0], lambda c, s: c, prompt))
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-telegram-") as tmp:
+            for name, work, count, unit in (("start_burst", start_burst, burst, "users/s"),
+                                            ("questionnaire", questionnaire, updates,
+                                             "updates/s")):
+                bare = count / await run_bare(guide, api, work)
+                for library in libraries:
+                    ours = count / await run_guide(guide, library, api, Path(tmp), work)
+                    target = 1.5 if name == "start_burst" else None
+                    rows.append(figure(f"telegram_{name}_{library}", unit, ours,
+                                       "bare aiogram FSM bot, MemoryStorage", bare, target))
+        ours, theirs = await sends(api, burst)
+        rows.append(figure("telegram_send_plain_json", "messages/s", burst / ours,
+                           "aiogram Bot.send_message", burst / theirs))
+    finally:
+        await api.stop()
+    return rows
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--burst", type=int, default=400)
     parser.add_argument("--merchants", type=int, default=100)
-    parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    parser.add_argument("--library", choices=LIBRARIES, action="append",
+                        help="the guide's library (default: each of botapi and aiogram)")
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
     args = parser.parse_args()
-    result = asyncio.run(main(args.merchants))
+    results = asyncio.run(main(args.burst, args.merchants, tuple(args.library or LIBRARIES)))
     if args.json:
-        print(json.dumps(result, indent=2))
+        emit(results)
     else:
-        for name in ("adapter_sqlite", "bare_fsm_memory"):
-            r = result[name]
-            print(f"{name:17} {r['updates']:6d} updates  {r['updates_per_s']:9.1f} updates/s  "
-                  f"p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms  "
-                  f"({r['messages_sent']} messages)")
-        print(f"ratio adapter/bare: throughput {result['throughput_ratio']:.3f}  "
-              f"p50 {result['p50_ratio']:.1f}x  p99 {result['p99_ratio']:.1f}x")
+        for r in results:
+            print(f"{r['name']:36} {r['value']:9.1f} {r['unit']:9}  bare {r['baseline']:9.1f}"
+                  f"  ratio {r['ratio']:.3f}" + (f"  (target {r['target']})"
+                                                 if r["target"] else ""))

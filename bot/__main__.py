@@ -21,6 +21,7 @@ from bot.app import (
     running_reminders,
     warn_unencrypted,
 )
+from bot.channels.base import ChannelError
 from bot.config import Settings
 from bot.startup import plain_failures
 
@@ -178,6 +179,9 @@ def command(args: argparse.Namespace) -> int:
         asyncio.run(chat(settings, args) if args.command == "chat" else run(settings))
     except KeyboardInterrupt:
         return 130
+    except ChannelError as exc:  # a channel cannot serve: one plain sentence, no traceback
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

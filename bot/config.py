@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str = "127.0.0.1:8081"
     telegram_webhook_secret: SecretStr | None = None
     telegram_poll_timeout: int = 30
-    telegram_library: Literal["aiogram", "ptb"] = "aiogram"
+    telegram_library: Literal["aiogram", "ptb", "botapi"] = "aiogram"
 
     # WeCom (企业微信) self-built app; the channel starts when the first five are set.
     wecom_corp_id: str | None = None

@@ -20,6 +20,11 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class ChannelError(Exception):
+    """A channel cannot serve (a refused token, another copy receiving its updates). The message
+    is one plain sentence for the operator; ``python -m bot run`` prints it and exits non-zero."""
+
+
 class Sender(Protocol):
     """Delivers replies to one merchant of a channel, addressed by ``Merchant.user_key``.
 

@@ -20,6 +20,7 @@ from bot.engine.model import Choose, Event, Hello, Text, Upload
 from bot.service import Result, Service
 
 CHANNEL = "console"
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 JSON_EXAMPLE = '{"text": "..."}, {"choice": "<id>"}, {"file": "<path>"}'
 CONSOLE_HELP = Msg(
     "In this terminal: /upload PATH sends a file (put a path with spaces in quotes: "
@@ -183,25 +184,35 @@ class Console:
     async def interactive_turn(self, line: str, last: Result) -> Result:
         if line.startswith("/upload"):
             return await self.upload(upload_path(line[len("/upload"):].strip()))
-        choices = [c for reply in last.replies for c in reply.choices]
-        if line.isdigit() and 1 <= int(line) <= len(choices):
-            return await self.send(Choose(choices[int(line) - 1].id))
-        return await self.send(Text(line))
+        button = _buttons(last).get(line.casefold())
+        if button is not None:
+            return await self.send(Choose(button))
+        return await self.send(Text(line))  # a number too: the engine knows what it means
 
     def say(self, locale: str, message: Msg) -> None:
         self.stdout.write(self.service.guide.render.text(locale, message) + "\n")
         self.stdout.flush()
 
     def show(self, result: Result) -> None:
-        number = 0
+        buttons = {choice_id: key for key, choice_id in _buttons(result).items()}
         for reply in result.replies:
             self.stdout.write("\n" + reply.text + "\n")
-            for choice in reply.choices:
-                number += 1
-                self.stdout.write(f"  [{number}] {choice.label}\n")
+            for number, choice in enumerate(reply.choices, 1):
+                if reply.choices == result.expects.choices:  # the engine's numbers
+                    self.stdout.write(f"  [{number}] {choice.label}\n")
+                else:
+                    self.stdout.write(f"  [{buttons[choice.id]}] {choice.label}\n")
             if reply.document:
                 self.stdout.write(f"  → {reply.document.path}\n")
         if result.expects.kind == "files":
             hint = self.service.guide.render.text(
                 result.locale, Msg("(Send a file with /upload PATH)"))
             self.stdout.write(hint + "\n")
+
+
+def _buttons(result: Result) -> dict[str, str]:
+    """Choices outside the question (an offer, a reminder's buttons) as lettered buttons: the
+    terminal has no buttons, and numbers belong to the question (the engine reads them)."""
+    extra = [c.id for r in result.replies if r.choices != result.expects.choices
+             for c in r.choices]
+    return dict(zip(LETTERS, extra, strict=False))

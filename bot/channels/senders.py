@@ -22,13 +22,13 @@ async def channel_senders(
     senders: dict[str, Sender] = {}
     async with AsyncExitStack() as stack:
         if settings.telegram_bot_token:
-            from bot.channels.telegram.aiogram_transport import AiogramTransport, make_bot
+            from bot.channels.telegram.botapi import BotAPI
             from bot.channels.telegram.core import TelegramChannel
 
-            bot = make_bot(settings.telegram_bot_token.get_secret_value(),
-                           settings.telegram_api_server, local=settings.telegram_api_local)
-            stack.push_async_callback(bot.session.close)
-            senders["telegram"] = TelegramChannel(service, AiogramTransport(bot))
+            api = BotAPI(settings.telegram_bot_token.get_secret_value(),
+                         settings.telegram_api_server, local=settings.telegram_api_local)
+            stack.push_async_callback(api.close)
+            senders["telegram"] = TelegramChannel(service, api)
         if settings.wecom_configured:
             import aiohttp
 

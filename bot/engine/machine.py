@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.engine.model import (
     DropDocuments,
     Effect,
     Expect,
+    Files,
     Flow,
     Hello,
     Outcome,
@@ -43,6 +45,11 @@ MENU = "menu"
 MAX_AUTO_STEPS = 50  # a guard; the loader already refuses loops through silent steps
 COMMANDS = ("start", "back", "cancel", "status", "lang", "help")
 DONE_WORDS = {"done", "finish", "finished", "ok", "完成", "好了", "好", "结束", "没有了"}
+# A language's name alone switches to it, at any step (channels without a command menu)
+LANG_WORDS = {"english": "en", "英文": "en", "英语": "en", "chinese": "zh_CN", "中文": "zh_CN",
+              "简体中文": "zh_CN"}
+NOT_USED = Msg("{count} more file(s) of this album were not used: the question they were sent "
+               "for is already complete.")
 
 KEEP, CHANGE, DONE = "keep", "change", "done"
 HELP = Msg(
@@ -68,17 +75,18 @@ class Guide:
         if step is None:
             return Expect("none")
         ref = f"{state.flow}.{step.id}"
+        choices = self.render.choices(state.locale, self.render.question_options(state, step))
         if state.pending.get("offer"):
-            return Expect("choice", ref)
+            return Expect("choice", ref, choices=choices)
         if step.kind == "text":
             return Expect("text", ref, validator=step.validator)
         if step.kind == "files":
             spec = step.files
             return Expect(
                 "files", ref, accept=spec.rule.accept, max_bytes=spec.rule.max_bytes,
-                max_files=spec.max_files,
+                max_files=spec.max_files, choices=choices,
             )
-        return Expect("choice", ref)
+        return Expect("choice", ref, choices=choices)
 
     def current_step(self, state: State) -> Step | None:
         flow = self.flows.get(state.flow or "")
@@ -117,6 +125,8 @@ class _Turn:
     def run(self, event: Any) -> None:
         if isinstance(event, Text) and event.text.strip().startswith("/"):
             self.command(event.text.strip())
+        elif isinstance(event, Text) and _word(event.text) in LANG_WORDS:
+            self.command(f"/lang {LANG_WORDS[_word(event.text)]}")
         elif isinstance(event, Hello) or self.step is None:
             self.hello()
         elif isinstance(event, Text):
@@ -134,6 +144,13 @@ class _Turn:
                 self.ask(self.step)
             else:
                 self.on_upload(self.step, event)
+        elif isinstance(event, Files):
+            if event.step and event.step != f"{self.s.flow}.{self.step.id}":
+                self.say(Msg("These files were sent for a question that is already complete; "
+                             "they were not stored. Here is the current question."))
+                self.ask(self.step)
+            else:
+                self.on_files(self.step, event)
 
     def hello(self) -> None:
         if self.step is None:
@@ -275,7 +292,7 @@ class _Turn:
                 self.say(Msg("Please pick one of the options: tap a button or send its "
                              "number."))
                 self.ask(step)
-        elif text.casefold() in DONE_WORDS or self.g.render.match(
+        elif _word(text) in DONE_WORDS or self.g.render.match(
             self.s.locale, self.g.render.question_options(self.s, step), text
         ) == DONE:
             self.on_choice(step, DONE)
@@ -341,25 +358,62 @@ class _Turn:
             self.say(Msg("This step does not take files."))
             self.ask(step)
             return
-        spec = step.files
-        have = self.docs(spec.category)
-        if len(have) >= spec.max_files:
-            self.say(Msg("This step takes at most {max} file(s) and you have sent {max}. "
-                         "Choose Done to go on.", max=spec.max_files))
+        if self.full(step):
+            self.say(_full_note(step))
             self.ask(step)
             return
+        taken = self.take(step, upload)
+        self.say(*taken.notes, choices=taken.offers)
+        if taken.stored:
+            self.after_files(step)
+
+    def on_files(self, step: Step, files: Files) -> None:
+        """A group of files: each checked and stored in order, then one answer."""
+        if step.kind != "files":
+            self.say(Msg("This step does not take files."))
+            self.ask(step)
+            return
+        notes: list[Msg | str] = []
+        offers: tuple[Choice, ...] = ()
+        unused = 0
+        for upload in files.uploads:
+            if self.full(step):
+                unused += 1
+                continue
+            taken = self.take(step, upload)
+            notes += taken.notes
+            offers += taken.offers
+        if unused and not notes:
+            notes.append(_full_note(step))
+        elif unused:
+            notes.append(Msg(NOT_USED.msgid, count=unused))
+        self.say(*notes, choices=offers)
+        self.after_files(step)
+
+    def full(self, step: Step) -> bool:
+        return len(self.docs(step.files.category)) >= step.files.max_files
+
+    def after_files(self, step: Step) -> None:
+        if self.full(step):
+            self.advance(step)
+        else:
+            self.ask(step)
+
+    def take(self, step: Step, upload: Upload) -> _Taken:
+        """Check one file and store it (or say why not); the caller answers."""
+        spec = step.files
+        have = self.docs(spec.category)
         try:
             checked = check_file(upload.data, upload.name, upload_rule(spec))
         except Invalid as refused:
-            self.say(refused.message, Msg("This step accepts: {accepted}, up to {limit}.",
-                                          accepted=describe_accept(spec.rule.accept),
-                                          limit=human_size(spec.rule.max_bytes)))
-            return
+            return _Taken((refused.message, Msg(
+                "This step accepts: {accepted}, up to {limit}.",
+                accepted=describe_accept(spec.rule.accept),
+                limit=human_size(spec.rule.max_bytes))))
         try:  # duplicates among the merchant's files; notes for photos and large scans
             review = review_upload(checked, upload, spec, self.s, self.g.company_keys)
         except Invalid as refused:
-            self.say(refused.message)
-            return
+            return _Taken((refused.message,))
         ref = DocumentRef(checked.sha256, spec.category, upload.name, checked.kind, checked.size,
                           phash=checked.phash)
         self.s.documents.append(ref)
@@ -372,8 +426,21 @@ class _Turn:
         if upload.compressed and spec.rule.recommend_bytes:
             notes.append(Msg("Tip: the messenger compressed this photo. Sending the scan as a "
                              "file keeps it sharp."))
-        self.say(*notes, choices=tuple(Choice(i, self.t(label)) for i, label in review.offers))
-        if len(have) + 1 >= spec.max_files:
-            self.advance(step)
-        else:
-            self.ask(step)
+        offers = tuple(Choice(i, self.t(label)) for i, label in review.offers)
+        return _Taken(tuple(notes), offers, stored=True)
+
+
+@dataclass(frozen=True)
+class _Taken:
+    notes: tuple[Msg | str, ...]
+    offers: tuple[Choice, ...] = ()
+    stored: bool = False
+
+
+def _full_note(step: Step) -> Msg:
+    return Msg("This step takes at most {max} file(s) and you have sent {max}. "
+               "Choose Done to go on.", max=step.files.max_files)
+
+
+def _word(text: str) -> str:
+    return text.strip().rstrip(".。!！").casefold()

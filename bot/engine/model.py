@@ -126,11 +126,20 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class Files:
+    """Several files sent together (a Telegram album): stored in order, answered once. Files
+    the question cannot take (beyond its limit, or on a step that takes none) are refused."""
+
+    uploads: tuple[Upload, ...]
+    step: str | None = None  # "flow.step" the group was sent for, when the channel knows it
+
+
+@dataclass(frozen=True)
 class Hello:
     """A conversation opens (a new chat, a channel reconnecting): greet or repeat the question."""
 
 
-Event = Text | Choose | Upload | Hello
+Event = Text | Choose | Upload | Files | Hello
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,10 @@ class Expect:
     accept: tuple[str, ...] | None = None
     max_bytes: int | None = None
     max_files: int | None = None
+    # The current question's choices, in order: a typed number n means choices[n - 1] (the
+    # engine decides that); channels without buttons show these numbers. Not in to_json():
+    # the console's JSON contract carries choices in the replies.
+    choices: tuple[Choice, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {

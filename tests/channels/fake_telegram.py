@@ -210,6 +210,8 @@ class FakeBotAPI:
         self.commands: dict[str | None, list[dict]] = {}
         self.conflict = False
         self.hang: set[str] = set()  # the next call of these methods never gets an answer
+        # queued per method: an HTTP status to answer with, or "reset" (the connection drops)
+        self.failures: dict[str, list[int | str]] = defaultdict(list)
         self.hung = asyncio.Event()
         self.changed = asyncio.Condition()
         self._ids = itertools.count(1)
@@ -258,6 +260,14 @@ class FakeBotAPI:
             self.hang.discard(name)
             self.hung.set()
             await asyncio.Event().wait()  # until the bot process dies
+        if self.failures.get(name):
+            failure = self.failures[name].pop(0)
+            if failure == "reset":
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response(status=500)
+            return web.json_response({"ok": False, "error_code": failure,
+                                      "description": f"Error {failure}"}, status=failure)
         handler = getattr(self, f"_m_{name}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404,

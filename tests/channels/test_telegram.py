@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from aiogram.types import Update
 from fake_telegram import TOKEN, RecordingSession, Updates, picture
 from sqlalchemy import select
 
@@ -50,8 +49,8 @@ class Rig:
         self.channel = TelegramChannel(service, AiogramTransport(self.bot, self.backoff),
                                        album_wait=0.05, album_max_wait=2.0, uploads=uploads)
 
-    def update(self, data: dict) -> Update:
-        return Update.model_validate(data, context={"bot": self.bot})
+    def update(self, data: dict) -> dict:
+        return data  # the channel reads the Bot API's JSON as every library hands it over
 
     async def feed(self, *updates: dict) -> list:
         seen = len(self.session.sent())
@@ -240,7 +239,8 @@ async def test_an_album_is_stored_whole_in_message_order_with_one_answer(rig, se
     names = [d.name for d in docs]
     assert names == [f"photo_{u['message']['message_id']}.jpg" for u in group]
     processed = {p.update_key for p in await rows(service, ProcessedUpdate)}
-    assert {str(u["update_id"]) for u in group} <= processed
+    first = min(u["update_id"] for u in group)
+    assert f"album:g1:{first}" in processed  # one event, applied once
 
 
 async def test_an_album_redelivered_changes_nothing_and_says_nothing(rig, service):

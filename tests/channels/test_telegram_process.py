@@ -21,6 +21,7 @@ ID = "33010619850317461" + id_check_char("33010619850317461")
 PHONE = "13812345678"
 USCC = "91330106MA2B3C4D5" + uscc_check_char("91330106MA2B3C4D5")
 SECRET = "right-secret_1"
+START_WAIT = 60.0  # imports and migrations on a loaded machine; not a speed bound
 
 
 class BotProcess:
@@ -45,7 +46,7 @@ class BotProcess:
         ready = "setWebhook" if "TELEGRAM_WEBHOOK_URL" in self.env else "getUpdates"
         try:
             await self.api.until(lambda: any(n == ready for n, _ in self.api.calls[calls:])
-                                 or self.proc.poll() is not None)
+                                 or self.proc.poll() is not None, timeout=START_WAIT)
         except TimeoutError:
             raise AssertionError(f"the bot did not start:\n{self.log()}") from None
         assert self.proc.poll() is None, f"the bot exited:\n{self.log()}"
@@ -88,7 +89,7 @@ async def api():
     await server.stop()
 
 
-@pytest.fixture(params=["aiogram", "ptb"])
+@pytest.fixture(params=["aiogram", "ptb", "botapi"])
 def library(request):
     if request.param == "ptb":
         pytest.importorskip("telegram", reason="pip install .[ptb]")
@@ -276,7 +277,7 @@ async def test_webhook_mode_checks_the_secret(tmp_path, api, library):
 async def test_a_409_conflict_is_reported_plainly(bot, api):
     api.conflict = True
     bot.spawn()
-    code = await asyncio.to_thread(bot.proc.wait, WAIT)
+    code = await asyncio.to_thread(bot.proc.wait, START_WAIT)
     assert code != 0
     assert "another copy of this bot" in bot.log()
     assert "Traceback" not in bot.log()

@@ -18,8 +18,8 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest
 
-from bot.channels.ptb import PTBTransport, guide_handler
 from bot.channels.telegram.core import TelegramChannel
+from bot.channels.telegram.ptb import PTBTransport, guide_handler
 from bot.channels.telegram.retry import Backoff
 from bot.content import load_guide
 from bot.service import Service
@@ -76,7 +76,7 @@ class RecordingRequest(BaseRequest):
 
 @pytest.fixture
 async def ptb(tmp_path, monkeypatch):
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # as bot.channels.ptb.build_application does
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # as bot.channels.telegram.ptb.build_application does
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
     await db.migrate()
     service = Service(load_guide(TINY / "dialogs", TINY / "locales"), db,

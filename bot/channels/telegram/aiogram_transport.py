@@ -1,4 +1,7 @@
-"""The aiogram side of the channel: a ``Bot`` with bounded retries, and the ``Transport``."""
+"""The aiogram side of the channel: a ``Bot`` with bounded retries, and the ``Transport``.
+
+Updates come in as JSON for every library (``serve.py``); aiogram's ``Bot`` sends the answers.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +9,18 @@ import asyncio
 from collections.abc import Sequence
 from contextlib import aclosing
 from pathlib import Path
+from typing import Protocol
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
-    ClientDecodeError,
     TelegramBadRequest,
-    TelegramConflictError,
     TelegramEntityTooLarge,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
-    TelegramUnauthorizedError,
 )
 from aiogram.methods import GetUpdates
 from aiogram.types import (
@@ -31,12 +32,17 @@ from aiogram.types import (
 )
 from aiohttp import ClientError, ClientResponseError
 
-from bot.channels.telegram.core import FileTooBig
-from bot.channels.telegram.polling import ALLOWED_UPDATES, PollErrors
+from bot.channels.telegram.core import FileTooBig, TelegramChannel
 from bot.channels.telegram.render import Button
 from bot.channels.telegram.retry import Backoff, retrying
 
 DOWNLOAD_TIMEOUT = 120
+
+
+class FastTransport(Protocol):
+    async def send_text(self, chat_id: int, text: str, buttons: Sequence[Button]) -> int: ...
+    async def remove_keyboard(self, chat_id: int, message_id: int) -> None: ...
+    async def answer_callback(self, callback_id: str) -> None: ...
 
 
 def classify(exc: BaseException) -> float | None:
@@ -52,24 +58,6 @@ def classify(exc: BaseException) -> float | None:
     if isinstance(exc, ClientError):
         return 0.0
     return None
-
-
-POLL_ERRORS = PollErrors(
-    conflict=lambda exc: isinstance(exc, TelegramConflictError),
-    unauthorized=lambda exc: isinstance(exc, TelegramUnauthorizedError),
-    retry=lambda exc: 0.0 if isinstance(exc, ClientDecodeError) else classify(exc),
-)
-
-
-def fetcher(bot: Bot):
-    """getUpdates for the poller: long polling, with a request timeout beyond the poll's."""
-
-    async def fetch(offset: int | None, timeout: int) -> list:
-        return await bot(GetUpdates(offset=offset, timeout=timeout,
-                                    allowed_updates=ALLOWED_UPDATES),
-                         request_timeout=timeout + 15)
-
-    return fetch
 
 
 class RetryMiddleware(BaseRequestMiddleware):
@@ -95,11 +83,20 @@ def make_bot(token: str, api_server: str, *, local: bool = False,
 
 
 class AiogramTransport:
-    def __init__(self, bot: Bot, backoff: Backoff | None = None) -> None:
+    """Sends through aiogram's ``Bot``. Given ``fast`` (the plain JSON client), the calls of
+    every turn (sendMessage, editMessageReplyMarkup, answerCallbackQuery) go through it, and
+    aiogram keeps what it does well: streamed uploads from disk, downloads (also from a local
+    Bot API server's disk) and the typed command menu."""
+
+    def __init__(self, bot: Bot, backoff: Backoff | None = None,
+                 fast: FastTransport | None = None) -> None:
         self.bot = bot
         self.backoff = backoff or Backoff()
+        self.fast = fast
 
     async def send_text(self, chat_id: int, text: str, buttons: Sequence[Button]) -> int:
+        if self.fast is not None:
+            return await self.fast.send_text(chat_id, text, buttons)
         markup = None
         if buttons:
             markup = InlineKeyboardMarkup(inline_keyboard=[
@@ -112,10 +109,16 @@ class AiogramTransport:
         await self.bot.send_document(chat_id, FSInputFile(path, filename=name))
 
     async def remove_keyboard(self, chat_id: int, message_id: int) -> None:
+        if self.fast is not None:
+            await self.fast.remove_keyboard(chat_id, message_id)
+            return
         await self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
                                                  reply_markup=None)
 
     async def answer_callback(self, callback_id: str) -> None:
+        if self.fast is not None:
+            await self.fast.answer_callback(callback_id)
+            return
         await self.bot.answer_callback_query(callback_id)
 
     async def set_commands(self, commands: Sequence[tuple[str, str]],
@@ -161,3 +164,28 @@ def _read_bounded(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise FileTooBig(path.stat().st_size)
     return data
+
+
+class AiogramLibrary:
+    """``serve``'s view of aiogram: updates go straight to the channel; aiogram's ``Bot`` sends
+    files and the command menu, the plain client ``fast`` the messages of every turn."""
+
+    name = "aiogram"
+
+    def __init__(self, token: str, api_server: str, *, local: bool = False,
+                 fast: FastTransport | None = None) -> None:
+        self.bot = make_bot(token, api_server, local=local)
+        self.transport = AiogramTransport(self.bot, fast=fast)
+        self.feed = None
+
+    def attach(self, channel: TelegramChannel) -> None:
+        self.feed = channel.accept
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.bot.session.close()

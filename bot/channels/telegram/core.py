@@ -1,9 +1,10 @@
 """The Telegram channel, transport-neutral: updates -> engine events -> service -> replies.
 
-It holds no dialogue logic. It orders each merchant's updates (``Lanes``), gathers albums,
-downloads files, passes every event to ``Service.handle`` with its ``update_id`` (applied at
-most once, in the same transaction as its effects) and turns the replies into messages through a
-``Transport`` (aiogram's by default, python-telegram-bot's as an option).
+It holds no dialogue logic. It reads each update from the Bot API's JSON (``incoming``), orders
+each merchant's updates (``Lanes``), gathers an album into one ``Files`` event, downloads files,
+passes every event to ``Service.handle`` with its update key (applied at most once, in the same
+transaction as its effects) and turns the replies into messages through a ``Transport``
+(aiogram's, python-telegram-bot's or the plain JSON ``BotAPI``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import logging
 import re
 import traceback
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-from aiogram.types import Update
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.channels.base import DeliveryError
 from bot.channels.telegram.incoming import CHOICE, FILE, IGNORE, TEXT, Incoming, read_update
@@ -33,7 +32,7 @@ from bot.channels.telegram.render import (
 from bot.engine.files import human_size
 from bot.engine.machine import COMMANDS
 from bot.engine.messages import Msg
-from bot.engine.model import Choose, Event, Expect, Reply, Text, Upload
+from bot.engine.model import Choose, Event, Expect, Files, Reply, Text, Upload
 from bot.i18n import negotiate
 from bot.service import Result, Service
 
@@ -48,7 +47,7 @@ BOT_API_DOWNLOAD_LIMIT = 20 * MB
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _NUMBERS = re.compile(r"(?:\d[ -]?){6,}[Xx]?")
 _SILENT = "{nothing}"
-QUIET = Msg(_SILENT, nothing="")  # a notice that says nothing: it only reads the question
+QUIET = Msg(_SILENT, nothing="")  # a notice that says nothing: it only repeats the question
 
 SORRY = Msg("Sorry, something went wrong on my side and your last message was not saved. "
             "Please send it again in a moment.")
@@ -59,8 +58,6 @@ TOO_BIG = Msg("This file is {size}, but Telegram lets bots download files only u
 TOO_BIG_LINK = Msg("This file is {size}, too large for Telegram: bots can download files only up "
                    "to {limit}. Please upload it in the browser with this one-time link (valid "
                    "for {minutes} minutes):\n{link}")
-NOT_USED = Msg("{count} more file(s) of this album were not used: the question they were sent "
-               "for is already complete.")
 
 
 class FileTooBig(Exception):
@@ -96,7 +93,8 @@ class TelegramChannel:
     def __init__(self, service: Service, transport: Transport, *,
                  max_download: int = BOT_API_DOWNLOAD_LIMIT, album_wait: float = 0.8,
                  album_max_wait: float = 5.0, remembered_chats: int = 10_000,
-                 concurrency: int = 8, uploads: UploadPage | None = None) -> None:
+                 in_flight: int = 1024, downloads: int = 8,
+                 uploads: UploadPage | None = None) -> None:
         self.service = service
         self.transport = transport
         self.max_download = max_download
@@ -106,18 +104,23 @@ class TelegramChannel:
         self.album_wait, self.album_max_wait = album_wait, album_max_wait
         self.codec = CallbackCodec(service.guide.flows)
         self.lanes = Lanes()
-        # merchants served at once: more only queue on the database (SQLite writes one at a
-        # time) and make every turn slower; each merchant's order is kept by its lane
-        self._slots = asyncio.Semaphore(concurrency)
+        # Only memory bounds how many merchants are served at once (the service batches their
+        # turns); each merchant's order is kept by its lane. A download holds a whole file.
+        self._slots = asyncio.Semaphore(in_flight)
+        self._downloads = asyncio.Semaphore(downloads)
         self._albums: dict[tuple[str, str], Album] = {}
         self._chats: OrderedDict[int, _Chat] = OrderedDict()
         self._remembered = remembered_chats
         self._answered: OrderedDict[str, None] = OrderedDict()  # update ids answered here
 
     # -- intake: called in arrival order, never awaits -----------------------------------
-    def accept(self, update: Update) -> asyncio.Future[None]:
-        """Queue ``update`` in its merchant's lane; the future is done once it is handled."""
-        inc = read_update(update)
+    def accept(self, update: Mapping[str, Any]) -> asyncio.Future[None]:
+        """Queue ``update`` (the Bot API's JSON object) in its merchant's lane; the future is
+        done once it is handled."""
+        return self.take(read_update(update))
+
+    def take(self, inc: Incoming) -> asyncio.Future[None]:
+        """As ``accept``, for an update already read."""
         if inc.kind == IGNORE:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
@@ -222,7 +225,8 @@ class TelegramChannel:
         if ref.size is not None and ref.size > self.max_download:
             return await self._too_big(inc.user_key, ref.size)
         try:
-            data = await self.transport.download(ref.file_id, self.max_download)
+            async with self._downloads:
+                data = await self.transport.download(ref.file_id, self.max_download)
         except FileTooBig as exc:
             return await self._too_big(inc.user_key, exc.size)
         return Upload(data, ref.name, compressed=ref.compressed)
@@ -260,70 +264,56 @@ class TelegramChannel:
 
     async def _album(self, items: list[Incoming]) -> None:
         first = items[0]
+        key = album_key(items)
         try:
-            merged = await self._apply_album(items)
-        except Exception as exc:  # noqa: BLE001 - nothing of the album was applied
-            self._log_failure(first, exc)
-            await self._apologise(first)
-            return
-        try:
-            if merged is not None:
-                await self._deliver(first.chat_id, merged)
+            try:
+                result, notes = await self._apply_album(items, key)
+            except Exception as exc:  # noqa: BLE001 - nothing of the album was applied
+                self._log_failure(first, exc)
+                await self._apologise(first)
+                return
+            if result.duplicate and key not in self._answered:
+                result = await self.service.notice(CHANNEL, first.user_key, QUIET)
+            if not result.duplicate:
+                await self._deliver(first.chat_id, self._one_answer(result, notes))
+            self._remember_answered(key)
         except Exception as exc:  # noqa: BLE001
             log.error("sending the answer to album %s failed: %s", first.update_id,
                       redact(repr(exc)))
 
-    async def _apply_album(self, items: list[Incoming]) -> Result | None:
-        user = items[0].user_key
+    async def _apply_album(self, items: list[Incoming], key: str) -> tuple[Result, list[Msg]]:
+        """One ``Files`` event for the whole album, one call of the service: the engine stores
+        what the question takes, in message order, and refuses the rest."""
+        first = items[0]
         fetched = await asyncio.gather(*(self._fetch(i) for i in items), return_exceptions=True)
-        probe = await self.service.notice(CHANNEL, user, QUIET)
-        start = probe.expects.step
-        if probe.expects.kind != "files":  # the engine says this step takes no files, once
-            items, fetched = items[:1], fetched[:1]
-        said: list[Reply] = []
+        uploads: list[Upload] = []
         notes: list[Msg] = []
-        last: Result | None = None
-        current, unused, failed = start, 0, False
         for inc, got in zip(items, fetched, strict=True):
-            if isinstance(got, BaseException):
-                self._log_failure(inc, got)
-                failed = True
-                break
-            if isinstance(got, Msg):
+            if isinstance(got, Upload):
+                uploads.append(got)
+            elif isinstance(got, Msg):
                 notes.append(got)
-                continue
-            if current != start:
-                unused += 1
-                continue
-            try:
-                result = await self.service.handle(CHANNEL, user, got, update_id=inc.update_key,
-                                                   language=inc.language)
-            except Exception as exc:
-                if last is None:
-                    raise
-                self._log_failure(inc, exc)
-                failed = True
-                break
-            if result.duplicate:
-                continue
-            if last is not None:
-                said += _without_question(last, start)
-            last, current = result, result.expects.step
-        if unused:
-            notes.append(Msg(NOT_USED.msgid, count=unused))
-        if failed:
-            notes.append(SORRY)
-        if last is None and not notes:
-            return None  # a redelivered album: it was applied and answered before
-        base = last or probe
-        final = [r for r in (last.replies if last else probe.replies) if r.text.strip()]
-        documents = [r for r in said + final if r.document]
-        texts = [r.text for r in said + final[:-1] if r.text.strip()]
-        texts += [self.t(base.locale, n) for n in notes]
-        texts += [final[-1].text] if final else []
-        choices = final[-1].choices if final else ()
-        merged = Reply("\n\n".join(texts), choices)
-        return Result([*documents, merged], base.expects, base.locale)
+            else:
+                self._log_failure(inc, got)
+                if SORRY not in notes:
+                    notes.append(SORRY)
+        if not uploads:
+            return await self.service.notice(CHANNEL, first.user_key, notes.pop(0)), notes
+        result = await self.service.handle(CHANNEL, first.user_key, Files(tuple(uploads)),
+                                           update_id=key, language=first.language)
+        return result, notes
+
+    def _one_answer(self, result: Result, notes: list[Msg]) -> Result:
+        """An album gets one message: the engine's notes, the channel's own (a file too large
+        to download), then the question with its buttons."""
+        final = [r for r in result.replies if r.text.strip()]
+        documents = [r for r in result.replies if r.document]
+        if not final:
+            return result
+        texts = [r.text for r in final[:-1]] + [self.t(result.locale, n) for n in notes]
+        merged = Reply("\n\n".join([*texts, final[-1].text]), final[-1].choices)
+        return Result([*documents, merged], result.expects, result.locale,
+                      documents=result.documents)
 
     # -- replies -------------------------------------------------------------------------
     async def _deliver(self, chat_id: int, result: Result, *, track: bool = True) -> None:
@@ -388,9 +378,8 @@ class TelegramChannel:
                   inc.update_id, inc.kind, redact(trace))
 
 
-def _without_question(result: Result, step: str | None) -> list[Reply]:
-    """An album's earlier photos: keep their notes, drop the repeated question."""
-    replies = list(result.replies)
-    if replies and replies[-1].choices and result.expects.step == step:
-        replies.pop()
-    return replies
+def album_key(items: Sequence[Incoming]) -> str:
+    """The update key of an album: one event, applied at most once (its first update names
+    it, so a photo arriving after the album closed is an album of its own)."""
+    first = min(items, key=lambda i: i.update_id)
+    return f"album:{first.media_group_id}:{first.update_id}"

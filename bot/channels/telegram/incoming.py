@@ -1,14 +1,16 @@
-"""What a Telegram update means for the guide, read from aiogram's ``Update`` (pure).
+"""What a Telegram update means for the guide, read from the Bot API's JSON (pure).
 
-python-telegram-bot updates are converted to aiogram's type first (same Bot API JSON), so both
-adapters share this reading.
+Every library hands the channel the same thing: the update as Telegram sent it, a ``dict``
+(aiogram's and the plain transport's polling and the webhook read it from the body;
+python-telegram-bot's ``Update.to_dict()`` gives it back). Only the few fields the guide uses are
+read; no library's model is built for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-
-from aiogram.types import Update
+from typing import Any
 
 TEXT, CHOICE, FILE, OTHER, IGNORE = "text", "choice", "file", "other", "ignore"
 
@@ -40,34 +42,53 @@ class Incoming:
         return str(self.update_id)
 
 
-def read_update(update: Update) -> Incoming:
+def update_id(data: Any) -> int:
+    """The id of a Bot API update; ValueError when ``data`` is no update."""
+    if not isinstance(data, Mapping) or type(data.get("update_id")) is not int:
+        raise ValueError("not a Telegram update")
+    return data["update_id"]
+
+
+def _private(message: Any) -> bool:
+    chat = message.get("chat") if isinstance(message, Mapping) else None
+    return isinstance(chat, Mapping) and chat.get("type") == "private" and "id" in chat
+
+
+def read_update(data: Mapping[str, Any]) -> Incoming:
     """Private chats only: a certification guide handles personal numbers, never in groups."""
-    if update.callback_query is not None:
-        query = update.callback_query
-        message = query.message
-        chat = getattr(message, "chat", None)
-        if chat is None or chat.type != "private":
-            return Incoming(update.update_id, IGNORE, callback_id=query.id)
+    uid = update_id(data)
+    query = data.get("callback_query")
+    if isinstance(query, Mapping):
+        message = query.get("message")
+        sender = query.get("from") or {}
+        if not _private(message) or "id" not in sender:
+            return Incoming(uid, IGNORE, callback_id=query.get("id"))
         return Incoming(
-            update.update_id, CHOICE, str(query.from_user.id), chat.id, message.message_id,
-            query.from_user.language_code, callback_id=query.id, callback_data=query.data,
+            uid, CHOICE, str(sender["id"]), message["chat"]["id"], message.get("message_id", 0),
+            sender.get("language_code"), callback_id=query.get("id"),
+            callback_data=query.get("data"),
         )
-    message = update.message
-    if message is None or message.chat.type != "private" or message.from_user is None:
-        return Incoming(update.update_id, IGNORE)
+    message = data.get("message")
+    sender = message.get("from") if isinstance(message, Mapping) else None
+    if not _private(message) or not isinstance(sender, Mapping) or "id" not in sender:
+        return Incoming(uid, IGNORE)
+    message_id = message.get("message_id", 0)
     base = {
-        "update_id": update.update_id, "user_key": str(message.from_user.id),
-        "chat_id": message.chat.id, "message_id": message.message_id,
-        "language": message.from_user.language_code, "media_group_id": message.media_group_id,
+        "update_id": uid, "user_key": str(sender["id"]), "chat_id": message["chat"]["id"],
+        "message_id": message_id, "language": sender.get("language_code"),
+        "media_group_id": message.get("media_group_id"),
     }
-    if message.text is not None:
-        return Incoming(kind=TEXT, text=message.text, **base)
-    if message.document is not None:
-        doc = message.document
-        name = doc.file_name or f"document_{message.message_id}"
-        return Incoming(kind=FILE, file=FileRef(doc.file_id, name, doc.file_size, False), **base)
-    if message.photo:
-        photo = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        ref = FileRef(photo.file_id, f"photo_{message.message_id}.jpg", photo.file_size, True)
+    if isinstance(message.get("text"), str):
+        return Incoming(kind=TEXT, text=message["text"], **base)
+    doc = message.get("document")
+    if isinstance(doc, Mapping) and "file_id" in doc:
+        name = doc.get("file_name") or f"document_{message_id}"
+        ref = FileRef(doc["file_id"], name, doc.get("file_size"), False)
+        return Incoming(kind=FILE, file=ref, **base)
+    sizes = [p for p in message.get("photo") or () if isinstance(p, Mapping) and "file_id" in p]
+    if sizes:
+        photo = max(sizes, key=lambda p: (p.get("width", 0) * p.get("height", 0),
+                                          p.get("file_size") or 0))
+        ref = FileRef(photo["file_id"], f"photo_{message_id}.jpg", photo.get("file_size"), True)
         return Incoming(kind=FILE, file=ref, **base)
     return Incoming(kind=OTHER, **base)

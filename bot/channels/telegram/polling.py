@@ -1,4 +1,5 @@
-"""Long polling that never loses an update, for aiogram and python-telegram-bot alike.
+"""Long polling that never loses an update, for every library alike (over ``BotAPI``: updates
+arrive as JSON objects, and only the ones not yet held are read further).
 
 aiogram's ``Dispatcher.start_polling`` and PTB's ``Updater`` confirm an update to Telegram (by
 asking for the next offset) as soon as it is fetched; a crash while it is being handled would
@@ -21,6 +22,7 @@ from bot.channels.telegram.retry import Backoff
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
+PAGE = 100  # getUpdates answers at most this many updates
 CONFLICT = (
     "Telegram refused to deliver updates (409 Conflict): another copy of this bot is receiving "
     "updates with the same TELEGRAM_BOT_TOKEN, or a webhook is set for it. Stop the other copy "
@@ -46,12 +48,12 @@ class PollErrors:
     retry: Callable[[BaseException], float | None]
 
 
-# fetch(offset, timeout) -> updates, each with an ``update_id``
-Fetch = Callable[[int | None, int], Awaitable[list[Any]]]
+# fetch(offset, timeout) -> updates as the Bot API's JSON objects
+Fetch = Callable[[int | None, int], Awaitable[list[dict[str, Any]]]]
 
 
 class Poller:
-    def __init__(self, fetch: Fetch, accept: Callable[[Any], asyncio.Future[None]],
+    def __init__(self, fetch: Fetch, accept: Callable[[dict], asyncio.Future[None]],
                  errors: PollErrors, *, timeout: int = 30, max_conflicts: int = 3,
                  backoff: Backoff | None = None, idle_wait: float = 1.0) -> None:
         self.fetch = fetch
@@ -92,16 +94,28 @@ class Poller:
             failures = conflicts = 0
             fresh = self.take(updates)
             if updates and not fresh and self.pending:
-                # only updates still being handled came back: wait for one to finish
-                await asyncio.wait(list(self.pending.values()), timeout=self.idle_wait,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await self._wait_for_room(full=len(updates) >= PAGE)
 
-    def take(self, updates: list[Any]) -> bool:
+    async def _wait_for_room(self, *, full: bool) -> None:
+        """Only updates still being handled came back. Telegram answers from the offset, so a
+        full page is the same page until its first update is done: wait for that one. A page
+        with room may bring new updates: wait for any to finish (or a while)."""
+        waiting = ([self.pending[min(self.pending)]] if full
+                   else list(self.pending.values()))
+        await asyncio.wait(waiting, timeout=self.idle_wait, return_when=asyncio.FIRST_COMPLETED)
+
+    def take(self, updates: list[dict[str, Any]]) -> bool:
+        """Queue the updates not yet held; one still being handled costs a dict lookup."""
         fresh = False
         for update in updates:
-            if update.update_id in self.pending:
+            update_id = update.get("update_id") if isinstance(update, dict) else None
+            if type(update_id) is not int:
+                log.warning("getUpdates returned something that is no update; skipped")
                 continue
-            self.pending[update.update_id] = asyncio.ensure_future(self.accept(update))
+            if update_id in self.pending or (self.offset is not None
+                                             and update_id < self.offset):
+                continue
+            self.pending[update_id] = asyncio.ensure_future(self.accept(update))
             fresh = True
         self.advance()
         return fresh

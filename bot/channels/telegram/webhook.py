@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import ValidationError
+
+from bot.channels.telegram.incoming import update_id
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,10 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def webhook_app(url: str, secret: str, parse: Callable[[dict], Any],
-                accept: Callable[[Any], asyncio.Future[None]]) -> web.Application:
-    """``parse`` turns the JSON into the library's update (with an ``update_id``), ``accept``
-    queues it; the call is answered once the returned future is done (or after a minute)."""
+def webhook_app(url: str, secret: str,
+                accept: Callable[[dict[str, Any]], asyncio.Future[None]]) -> web.Application:
+    """``accept`` queues the update (the Bot API's JSON object); the call is answered once the
+    returned future is done (or after a minute)."""
     expected = secret.encode()
 
     async def receive(request: web.Request) -> web.Response:
@@ -38,13 +39,14 @@ def webhook_app(url: str, secret: str, parse: Callable[[dict], Any],
             log.warning("webhook call with a wrong secret token refused")
             return web.Response(status=401, text="wrong secret token")
         try:
-            update = parse(await request.json())
-        except (ValueError, ValidationError, TypeError, KeyError, AttributeError):
+            update = await request.json()
+            number = update_id(update)
+            handled = accept(update)
+        except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400, text="not a Telegram update")
-        done, _ = await asyncio.wait([accept(update)], timeout=ANSWER_WITHIN)
+        done, _ = await asyncio.wait([handled], timeout=ANSWER_WITHIN)
         if not done:
-            log.warning("update %s still being handled; answering the webhook call",
-                        update.update_id)
+            log.warning("update %s still being handled; answering the webhook call", number)
         return web.json_response({})
 
     app = web.Application()

@@ -19,7 +19,7 @@ from bot.channels.wecom.inbound import Inbound
 from bot.channels.wecom.outbound import compose, upload_hint
 from bot.engine.files import human_size
 from bot.engine.messages import Msg
-from bot.engine.model import Choose, Event, Hello, Reply, Text, Upload
+from bot.engine.model import Event, Hello, Reply, Text, Upload
 from bot.service import Result, Service
 from bot.web.peek import applied, expectation
 from bot.web.upload import UploadPage
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "wecom"
 MEDIA_LIMIT = 20 * 1024 * 1024  # media/get serves at most 20 MB in one piece
 RECENT = 4096  # update keys remembered in memory; the database stays the authority
-LANG_WORDS = {"english": "en", "英文": "en", "英语": "en", "chinese": "zh_CN", "中文": "zh_CN",
-              "简体中文": "zh_CN"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png",
               "application/pdf": "pdf"}
 
@@ -108,7 +106,7 @@ class WeComChannel:
         user = message.user
         event: Event | None
         if message.kind == "text":
-            event = await self._text_event(user, message.text)
+            event = Text(message.text)  # numbers, language and "done" words: the engine's
         elif message.kind in ("image", "file"):
             event = await self._download(message)
         elif message.greets:
@@ -126,16 +124,6 @@ class WeComChannel:
             log.info("wecom: duplicate callback ignored")
             return
         await self.deliver(user, result)
-
-    async def _text_event(self, user: str, text: str) -> Event:
-        word = text.strip().rstrip(".。").casefold()
-        if word in LANG_WORDS:
-            return Text(f"/lang {LANG_WORDS[word]}")
-        if word == "1":  # "1. Done" on a files question; the engine matches numbers elsewhere
-            _, expects = await expectation(self.service, CHANNEL, user)
-            if expects.kind == "files":
-                return Choose("done", step=expects.step)
-        return Text(text)
 
     async def _download(self, message: Inbound) -> Upload | None:
         if message.update_key and await applied(self.service, CHANNEL, message.update_key):

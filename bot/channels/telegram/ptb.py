@@ -1,11 +1,12 @@
 """The same guide through python-telegram-bot, for teams that already run PTB.
 
 Install with ``pip install .[ptb]`` and set ``TELEGRAM_LIBRARY=ptb``. Updates reach a PTB
-``Application`` through ``Application.process_update``, fed by the same long polling as the
-aiogram adapter (PTB's own ``Updater`` confirms updates to Telegram when it fetches them, so a
-crash would lose the ones being handled) or by the same webhook server. One ``TypeHandler``
-hands each update to the same ``TelegramChannel``, and ``PTBTransport`` sends through PTB's
-``Bot``. A team with its own PTB application adds ``guide_handler(channel)`` to it.
+``Application`` through ``Application.process_update``, fed by the channel's own long polling
+(PTB's ``Updater`` confirms updates to Telegram when it fetches them, so a crash would lose the
+ones being handled) or by its webhook server (``serve.py``). One ``TypeHandler`` hands each update
+to the ``TelegramChannel`` as the Bot API's JSON, and ``PTBTransport`` sends through PTB's ``Bot``.
+A team with its own PTB application adds ``guide_handler(channel)`` to it. Nothing here needs
+aiogram.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import asyncio
 import logging
 import os
 import warnings
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from aiogram.types import Update as AiogramUpdate
 from telegram import Bot as PTBBot
 from telegram import (
     BotCommand,
@@ -27,25 +27,15 @@ from telegram import (
     InlineKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.telegram.core import CHANNEL, MB, FileTooBig, TelegramChannel
-from bot.channels.telegram.polling import (
-    ALLOWED_UPDATES,
-    UNAUTHORIZED,
-    Poller,
-    PollErrors,
-    PollingStopped,
-)
+from bot.channels.base import ChannelError
+from bot.channels.telegram.core import FileTooBig, TelegramChannel
+from bot.channels.telegram.polling import UNAUTHORIZED
 from bot.channels.telegram.render import Button
 from bot.channels.telegram.retry import Backoff, retrying
-from bot.channels.telegram.webhook import serve_webhook, webhook_app
 from bot.config import Settings
-from bot.service import Service
-from bot.web.upload import UploadPage
-
-log = logging.getLogger(__name__)
 
 
 def classify(exc: BaseException) -> float | None:
@@ -60,13 +50,6 @@ def classify(exc: BaseException) -> float | None:
     if isinstance(exc, (NetworkError, asyncio.TimeoutError)):  # TimedOut included
         return 0.0
     return None
-
-
-POLL_ERRORS = PollErrors(
-    conflict=lambda exc: isinstance(exc, Conflict),
-    unauthorized=lambda exc: isinstance(exc, InvalidToken),
-    retry=lambda exc: classify(exc),
-)
 
 
 class PTBTransport:
@@ -136,75 +119,47 @@ def build_application(settings: Settings) -> Application:
                .base_file_url(f"{server}/file/bot")
                .local_mode(settings.telegram_api_local)
                .concurrent_updates(True))  # the channel orders each merchant's updates
-    return builder.updater(None).build()  # fed by our poller or webhook server
+    return builder.updater(None).build()  # fed by the channel's poller or webhook server
 
 
 def guide_handler(channel: TelegramChannel) -> TypeHandler:
     """A handler for any PTB application: every update goes to the guide's channel."""
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await channel.accept(AiogramUpdate.model_validate(update.to_dict()))
+        await channel.accept(update.to_dict())
 
     return TypeHandler(Update, on_update)
 
 
-async def serve(service: Service, settings: Settings,
-                senders: MutableMapping[str, Any] | None = None,
-                uploads: UploadPage | None = None) -> None:
-    """Run the guide through a PTB ``Application`` until cancelled (``uploads``: as for
-    ``bot.channels.telegram.serve``)."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
-    app = build_application(settings)
-    channel = TelegramChannel(service, PTBTransport(app.bot),
-                              max_download=settings.telegram_max_download_mb * MB,
-                              uploads=uploads)
-    app.add_handler(guide_handler(channel))
+class PTBLibrary:
+    """``serve``'s view of python-telegram-bot: a transport, and a feed into its application."""
 
-    def feed(update: Update) -> asyncio.Future[None]:
-        return asyncio.ensure_future(app.process_update(update))
+    name = "python-telegram-bot"
 
-    try:
-        await app.initialize()
-    except InvalidToken:
-        raise SystemExit(UNAUTHORIZED) from None
-    if senders is not None:
-        senders[CHANNEL] = channel
-    try:
-        log.info("Telegram: serving @%s with python-telegram-bot", app.bot.username)
+    def __init__(self, settings: Settings) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+        self.app = build_application(settings)
+        self.transport = PTBTransport(self.app.bot)
+        self._initialized = False
+
+    def attach(self, channel: TelegramChannel) -> None:
+        self.app.add_handler(guide_handler(channel))
+
+    def feed(self, data: dict[str, Any]) -> asyncio.Future[None]:
+        return asyncio.ensure_future(self.app.process_update(Update.de_json(data, self.app.bot)))
+
+    async def start(self) -> None:
         try:
-            await channel.register_commands()
-        except Exception as exc:  # noqa: BLE001 - the menu is a convenience
-            log.warning("could not register the command menu: %r", exc)
-        await app.start()
-        if settings.telegram_webhook_url:
-            secret = settings.telegram_webhook_secret
-            assert secret is not None  # checked by Settings
-            url = settings.telegram_webhook_url
+            await self.app.initialize()
+        except InvalidToken:
+            raise ChannelError(UNAUTHORIZED) from None
+        self._initialized = True
+        await self.app.start()
 
-            async def set_webhook() -> None:
-                await app.bot.set_webhook(url, secret_token=secret.get_secret_value(),
-                                          allowed_updates=ALLOWED_UPDATES,
-                                          drop_pending_updates=False)
+    async def stop(self) -> None:
+        if self.app.running:
+            await self.app.stop()
 
-            web = webhook_app(url, secret.get_secret_value(),
-                              lambda data: Update.de_json(data, app.bot), feed)
-            if uploads is not None:
-                uploads.add_routes(web)
-            await serve_webhook(web, settings.telegram_webhook_listen, set_webhook)
-        else:
-            await app.bot.delete_webhook(drop_pending_updates=False)
-
-            async def fetch(offset: int | None, timeout: int) -> list[Update]:
-                return list(await app.bot.get_updates(offset=offset, timeout=timeout,
-                                                      allowed_updates=ALLOWED_UPDATES))
-
-            await Poller(fetch, feed, POLL_ERRORS, timeout=settings.telegram_poll_timeout).run()
-    except PollingStopped as exc:
-        raise SystemExit(str(exc)) from None
-    finally:
-        if senders is not None and senders.get(CHANNEL) is channel:
-            del senders[CHANNEL]
-        if app.running:
-            await app.stop()
-        await channel.drain(timeout=10)
-        await app.shutdown()
+    async def close(self) -> None:
+        if self._initialized:
+            await self.app.shutdown()
