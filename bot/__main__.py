@@ -59,11 +59,14 @@ def parse_now(text: str, timezone: str) -> datetime:
 async def chat(settings: Settings, args: argparse.Namespace, *, remind: bool = False) -> None:
     from bot.channels.console import Console
 
-    async with open_service(settings, args.db) as service:
+    # The interactive chat shows what arrives on its own (reminders, the license read) in the
+    # terminal; the JSON console's one line per turn is a contract, so nothing is pushed there.
+    senders = {} if args.json else build_senders(settings, console=sys.stdout,
+                                                 console_buttons=False)
+    async with open_service(settings, args.db, senders=senders) as service:
         console = Console(service, args.user, args.lang)
         # Inside `run`, the console's reminders appear in the terminal as they fall due.
-        worker = (running_reminders(service, settings, build_senders(
-            settings, console=sys.stdout, console_buttons=False)) if remind else nullcontext())
+        worker = running_reminders(service, settings, senders) if remind else nullcontext()
         async with worker:
             await (console.run_json() if args.json else console.run_interactive())
 
@@ -105,7 +108,7 @@ async def run(settings: Settings) -> None:
     from bot.web import serving_uploads
 
     senders = build_senders(settings)  # each channel adds its sender while it serves
-    async with (open_service(settings) as service,
+    async with (open_service(settings, senders=senders) as service,
                 running_reminders(service, settings, senders),
                 serving_uploads(service, settings) as uploads):  # one page, every channel
         await asyncio.gather(*(serve(service, settings, senders=senders, uploads=uploads)
