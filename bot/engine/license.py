@@ -41,6 +41,10 @@ _LABELS: dict[str, tuple[str, ...]] = {
     TERM: ("营业期限", "经营期限", "合伙期限", "Business Term", "Term of Business",
            "Term of Operation", "Operating Period", "Period of Operation", "Business Period"),
 }
+# The license's other labels: a value is never one of them (an empty field's neighbour).
+_OTHER_LABELS = re.compile(
+    r"\s*(?:类\s*型|经\s*营\s*范\s*围|注\s*册\s*资\s*本|成\s*立\s*日\s*期|住\s*所|"
+    r"登\s*记\s*机\s*关|营\s*业\s*执\s*照|主\s*要\s*经\s*营\s*场\s*所|出\s*资\s*额)")
 _ENGLISH_TITLES = {"Legal Representative": "legal_representative",
                    "Person in Charge": "person_in_charge", "Operator": "operator"}
 
@@ -58,8 +62,8 @@ _LABEL_RES = sorted(
     key=lambda item: -len(item[1]),
 )
 _CODE = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
-_TO = re.compile(r"\s*(?:至|到|~|～|—|–|-{1,2}|\bto\b|\buntil\b)\s*", re.IGNORECASE)
-_TERM_START = re.compile(r"^\s*(?:自|from\b)?\s*", re.IGNORECASE)
+_TO = re.compile(r"至|到|~|～|—|–|\s-{1,2}\s|\bto\b|\buntil\b", re.IGNORECASE)
+_DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
 _LONG = re.compile(r"长期|永久|不约定期限|无固定期限|long[\s-]*term|permanent|indefinite",
                    re.IGNORECASE)
 
@@ -123,18 +127,20 @@ def _right_of(label: Line, lines: list[Line]) -> list[Line]:
     own box)."""
     height = label.box[3] - label.box[1]
     row = [b for b in lines if b is not label and _same_row(label, b)
-           and b.box[0] >= label.box[2] - height and b.box[0] - label.box[2] < 12 * height]
+           and b.box[0] >= label.box[2] - height and b.box[0] - label.box[2] < 20 * height]
     return sorted(row, key=lambda b: b.box[0])
 
 
 def _term_end(text: str) -> str | None:
-    text = _clean(text)
-    parts = _TO.split(_TERM_START.sub("", text), maxsplit=1) if text else []
-    end = parts[-1] if parts else ""
+    """营业期限 ``2015年03月12日至2035年03月11日`` / ``…至长期`` / ``长期`` -> the end."""
+    end = _TO.split(_clean(text))[-1]
     if _LONG.search(end):
         return LONG_TERM
+    dates = _DATE.findall(end)
+    if not dates:
+        return None
     try:
-        return parse_date(end)
+        return parse_date(dates[-1])
     except Invalid:
         return None
 
@@ -185,7 +191,7 @@ def parse_license(recognised: Iterable[Line]) -> LicenseFields:
         if field == TERM and len(candidates) > 1 and not rest:
             candidates.insert(0, " ".join(candidates[:2]))  # 2015年…至 | 2035年… in two boxes
         for text in candidates:
-            if _starts_with_label(text):
+            if _starts_with_label(text) or _OTHER_LABELS.match(text):
                 break  # the next field's label: this one's value is missing
             value = parse(text)
             if value is not None:

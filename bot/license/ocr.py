@@ -56,8 +56,8 @@ def read_license(data: bytes, deadline: float) -> LicenseFields:
     best = parse_license(lines)
     # Upright boxes that give no fields mean an unreadable page, not a turned one.
     turns = (90, 270) if lines and not looks_upright(lines) else ()
-    for angle in turns:
-        if best.readable or time.time() > deadline:
+    for angle in turns:  # both ways: the wrong one reads a field or two, upside down
+        if len(best.found) == 4 or time.time() > deadline:
             break
         fields = parse_license(_recognise(image.rotate(angle, expand=True)))
         if len(fields.found) > len(best.found):

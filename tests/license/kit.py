@@ -95,3 +95,20 @@ def rotated(image: Image.Image, angle: int = 90) -> Image.Image:
 
 def blurred(image: Image.Image, radius: float = 6) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(radius))
+
+
+_reads: dict[str, object] = {}
+
+
+def read(name: str, image: Image.Image):
+    """What the recogniser and parser make of ``image``, in this process (cached by ``name``:
+    both languages' tests look at one read)."""
+    if name not in _reads:
+        import time
+
+        from bot.license import ocr
+
+        if ocr._engine is None:
+            ocr._start_worker()
+        _reads[name] = ocr.read_license(png(image), time.time() + 60)
+    return _reads[name]
