@@ -14,6 +14,7 @@ import asyncio
 import io
 import logging
 import multiprocessing
+import os
 import time
 from multiprocessing.pool import Pool
 
@@ -21,15 +22,18 @@ from bot.engine.license import LicenseFields, Line, looks_upright, parse_license
 
 log = logging.getLogger(__name__)
 
-MAX_SIDE = 2000  # pixels: larger scans are shrunk first (text stays legible, work is bounded)
+MAX_SIDE = 1600  # pixels: larger scans are shrunk first (text stays legible, work is bounded)
+NICENESS = 10  # the worker yields the CPU to the conversations' process
 
 _engine = None  # the worker process's recogniser, built once per process
 
 
-def _start_worker() -> None:
+def _start_worker(niceness: int = 0) -> None:
     global _engine
     from rapidocr_onnxruntime import RapidOCR
 
+    if niceness:
+        os.nice(niceness)
     _engine = RapidOCR()
 
 
@@ -78,7 +82,8 @@ class Reader:
         if self._pool is None:
             # spawn: a forked copy of a process running an event loop and threads is unsafe
             context = multiprocessing.get_context("spawn")
-            self._pool = context.Pool(self.workers, initializer=_start_worker)
+            self._pool = context.Pool(self.workers, initializer=_start_worker,
+                                      initargs=(NICENESS,))
         return self._pool
 
     async def read(self, data: bytes) -> LicenseFields | None:

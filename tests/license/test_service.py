@@ -52,7 +52,7 @@ async def bench(tmp_path, guide):
 async def test_a_license_is_read_while_the_merchant_goes_on(bench, guide, locale, caplog):
     service, desk, sender = bench
     caplog.set_level(logging.DEBUG)
-    say = lambda event: service.handle("t", "m1", event, language=locale)  # noqa: E731
+    say = lambda event: service.handle("t", "m1", event, language=locale)
     await say(Hello())
     await say(Choose("basic"))
     await say(Text("宁波海港贸易有限公司"))  # one character off the license's name
@@ -84,7 +84,7 @@ async def test_a_license_is_read_while_the_merchant_goes_on(bench, guide, locale
 @pytest.mark.parametrize("locale", ["zh_CN", "en"])
 async def test_a_scan_without_readable_text_gets_one_line(bench, guide, locale, tmp_path):
     service, desk, sender = bench
-    say = lambda event: service.handle("t", "m2", event, language=locale)  # noqa: E731
+    say = lambda event: service.handle("t", "m2", event, language=locale)
     await say(Hello())
     await say(Choose("basic"))
     await say(Text("宁波海岸贸易有限公司"))
