@@ -95,10 +95,10 @@ async def run(count: int) -> tuple[list[dict], dict]:
         await reader.close()
     ms = 1000
     figures = [
-        {"name": "license read, median of %d 2 MB scans" % count, "unit": "ms",
+        {"name": f"license read, median of {count} 2 MB scans", "unit": "ms",
          "value": statistics.median(reads) * ms, "baseline_name": "Pillow decode, median",
          "baseline": statistics.median(decodes) * ms, "target": 5000},
-        {"name": "license read, 95th percentile of %d scans" % count, "unit": "ms",
+        {"name": f"license read, 95th percentile of {count} scans", "unit": "ms",
          "value": p95(reads) * ms, "baseline_name": "Pillow decode, 95th percentile",
          "baseline": p95(decodes) * ms, "target": 20000},
         {"name": "event loop worst delay during a read", "unit": "ms", "value": busy * ms,
