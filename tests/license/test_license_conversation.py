@@ -1,6 +1,6 @@
 """The guide's side of a read license, on the real basic flow, in both languages: what it says,
 正确 / 修改, skipped questions, and typed answers that differ from the scan. The read itself is
-given as the ``ScanRead`` event the reader sends (the reader is tested in test_reader.py)."""
+given as the ``ScanRead`` event the reader sends (the reader is tested in test_license_reader.py)."""
 
 from __future__ import annotations
 
