@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # Reading the business license scan (OCR in a worker process): on|off.
     bot_license_ocr: bool = True
     bot_license_ocr_timeout: float = 20.0  # seconds one read may take before it is given up
-    bot_license_ocr_workers: int = 1  # worker processes (each holds the models, ~200 MB)
+    bot_license_ocr_workers: int = 1  # worker processes (each ~450 MB resident, ~650 MB at peak)
 
     @field_validator("bot_default_locale")
     @classmethod
