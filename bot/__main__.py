@@ -66,13 +66,16 @@ async def chat(settings: Settings, args: argparse.Namespace, *, remind: bool = F
 
     if args.json:
         warn_unencrypted(settings)
-    async with open_service(settings, args.db) as service:
+    # The interactive chat shows what arrives on its own (reminders, the license read) in the
+    # terminal; the JSON console's one line per turn is a contract, so nothing is pushed there.
+    senders = {} if args.json else build_senders(settings, console=sys.stdout,
+                                                 console_buttons=False)
+    async with open_service(settings, args.db, senders=senders) as service:
         console = Console(service, args.user, args.lang)
         if not args.json and not encrypted(settings):
             console.say(settings.bot_default_locale, UNENCRYPTED)  # once, as a line of the chat
         # Inside `run`, the console's reminders appear in the terminal as they fall due.
-        worker = (running_reminders(service, settings, build_senders(
-            settings, console=sys.stdout, console_buttons=False)) if remind else nullcontext())
+        worker = running_reminders(service, settings, senders) if remind else nullcontext()
         async with worker:
             await (console.run_json() if args.json else console.run_interactive())
 
@@ -115,7 +118,7 @@ async def run(settings: Settings) -> None:
 
     warn_unencrypted(settings)
     senders = build_senders(settings)  # each channel adds its sender while it serves
-    async with (open_service(settings) as service,
+    async with (open_service(settings, senders=senders) as service,
                 running_reminders(service, settings, senders),
                 serving_uploads(service, settings) as uploads):  # one page, every channel
         await asyncio.gather(*(serve(service, settings, senders=senders, uploads=uploads)

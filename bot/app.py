@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.content import load_guide
 from bot.documents import install as install_documents
 from bot.engine.messages import Msg
+from bot.license import install as install_license
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.worker import Worker, WorkerConfig
@@ -42,8 +43,10 @@ def configure_logging(level: str) -> None:
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, database_url: str | None = None
-                       ) -> AsyncIterator[Service]:
+async def open_service(settings: Settings, database_url: str | None = None,
+                       senders: dict[str, Sender] | None = None) -> AsyncIterator[Service]:
+    """``senders``: the registry the license reader's replies go out through (none: they are
+    applied to the conversation but not sent, as in the JSON console)."""
     guide = load_guide()
     db = await open_database(settings, database_url)
     try:
@@ -53,7 +56,12 @@ async def open_service(settings: Settings, database_url: str | None = None
         )
         install_reminders(service, settings.reminder_timing, buttons=has_buttons)
         install_documents(service, settings)
-        yield service
+        license_desk = install_license(service, settings, senders if senders is not None else {})
+        try:
+            yield service
+        finally:
+            if license_desk is not None:
+                await license_desk.close()
     finally:
         await db.close()
 

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     bot_encryption_key: SecretStr | None = None  # Fernet key(s), comma-separated; first encrypts
     bot_retention_days: int | None = None  # files of merchants inactive this long are deleted
 
+    # Reading the business license scan (OCR in a worker process): on|off.
+    bot_license_ocr: bool = True
+    bot_license_ocr_timeout: float = 20.0  # seconds one read may take before it is given up
+    bot_license_ocr_workers: int = 1  # worker processes (each ~450 MB resident, ~650 MB at peak)
+
     @field_validator("bot_default_locale")
     @classmethod
     def _locale(cls, value: str) -> str:

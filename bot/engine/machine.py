@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.engine import scan
 from bot.engine.consistency import check_answer, collects_license, company_keys
 from bot.engine.files import check_file, describe_accept, human_size
 from bot.engine.intake import review_upload, upload_rule
@@ -30,6 +31,7 @@ from bot.engine.model import (
     Hello,
     Outcome,
     Reply,
+    ScanRead,
     State,
     Step,
     StoreDocument,
@@ -123,7 +125,13 @@ class _Turn:
 
     # -- dispatch ------------------------------------------------------------------------
     def run(self, event: Any) -> None:
-        if isinstance(event, Text) and event.text.strip().startswith("/"):
+        if isinstance(event, ScanRead):
+            scan.on_read(self, event)
+        elif isinstance(event, Choose) and event.id.startswith(scan.PREFIX):
+            scan.on_choice(self, event.id)
+        elif isinstance(event, Text) and (picked := scan.typed_choice(self, event.text)):
+            scan.on_choice(self, picked)
+        elif isinstance(event, Text) and event.text.strip().startswith("/"):
             self.command(event.text.strip())
         elif isinstance(event, Text) and _word(event.text) in LANG_WORDS:
             self.command(f"/lang {LANG_WORDS[_word(event.text)]}")
@@ -235,6 +243,14 @@ class _Turn:
             self.s.step, self.s.pending = step.id, {}
             if step.effect:
                 self.effects += EFFECTS[step.effect](self.s)
+            if step.is_question and scan.skips(self, step):  # confirmed from the license
+                self.s.stack.append(f"{self.s.flow}.{step.id}")
+                target = step.next or f"{FLOW_PREFIX}{MENU}"
+                if target.startswith(FLOW_PREFIX):
+                    self.goto(target)
+                    return
+                step_id = target
+                continue
             if step.is_question:
                 self.offer_existing(step, back=False)
                 self.ask(step)
@@ -312,9 +328,11 @@ class _Turn:
                 company_keys=self.g.company_keys,
                 file_names=[d.name for d in self.s.documents])
         except Invalid as refused:
-            self.say(refused.message)
+            self.say(refused.message, scan.refused_note(key, text, self.s.answers))
             self.ask(step)
             return
+        differs = scan.typed_note(key, value, self.s.answers)
+        notes += (differs,) if differs else ()
         self.s.answers[key] = value
         if notes:
             self.say(*notes)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.engine.files import FileRule
+from bot.engine.license import LicenseFields
 
 QUESTION_KINDS = frozenset({"text", "choice", "files"})
 STEP_KINDS = QUESTION_KINDS | {"info", "branch", "summary", "end"}
@@ -139,7 +140,16 @@ class Hello:
     """A conversation opens (a new chat, a channel reconnecting): greet or repeat the question."""
 
 
-Event = Text | Choose | Upload | Files | Hello
+@dataclass(frozen=True)
+class ScanRead:
+    """What was read from the license scan with this content hash (``fields`` None: nothing
+    could be read). Sent by the license reader once its read finished, long after the upload."""
+
+    sha256: str
+    fields: LicenseFields | None
+
+
+Event = Text | Choose | Upload | Files | Hello | ScanRead
 
 
 @dataclass(frozen=True)
