@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     bot_encryption_key: SecretStr | None = None  # Fernet key(s), comma-separated; first encrypts
     bot_retention_days: int | None = None  # files of merchants inactive this long are deleted
 
+    # The operator console and the handoff to a person.
+    bot_admin_listen: str | None = None  # host:port of the console; empty: no console
+    bot_admin_session_hours: int = 12  # a console sign-in lasts this long
+    bot_team_hours: str = "Mon-Fri 09:00-18:00 (Beijing time)"  # told to a merchant handed over
+    bot_handoff_realert_minutes: int = 15  # a merchant waiting this long alerts staff again
+
     @field_validator("bot_default_locale")
     @classmethod
     def _locale(cls, value: str) -> str:
@@ -122,6 +128,17 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.bot_data_dir / "outbox"
+
+    @field_validator("bot_admin_listen", mode="before")
+    @classmethod
+    def _admin_listen(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            host, sep, port = value.strip().rpartition(":")
+            if not sep or not port.isdigit():
+                raise ValueError(f"BOT_ADMIN_LISTEN must be host:port, got {value!r}")
+        return value
 
     @field_validator("bot_retention_days", mode="before")
     @classmethod
