@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         if isinstance(value, str):
-            host, sep, port = value.strip().rpartition(":")
+            _host, sep, port = value.strip().rpartition(":")
             if not sep or not port.isdigit():
                 raise ValueError(f"BOT_ADMIN_LISTEN must be host:port, got {value!r}")
         return value

@@ -135,7 +135,7 @@ class Handoffs:
             try:
                 await sender.send(merchant.user_key, result.replies)
                 sent_at = self.service.clock()
-            except Exception as exc:  # released all the same; the next message resumes
+            except Exception as exc:  # noqa: BLE001  released all the same: the next message resumes
                 log.warning("release: the question could not be sent: %r", exc)
         state = merchant.state or {}
         await store.add_turn(self.service.db, merchant.id, merchant.channel,
@@ -198,6 +198,11 @@ class Handoffs:
             await asyncio.wait(self._tasks, timeout=10)
 
 
+def installed(service: Service) -> Handoffs | None:
+    desk = service.plugins.get("handoff")
+    return desk if isinstance(desk, Handoffs) else None
+
+
 def install(service: Service, *, hours: str, realert_after: timedelta,
             senders: Mapping[str, Sender] | None = None, console_url: str | None = None,
             team_locale: str = "zh_CN") -> Handoffs:
@@ -206,5 +211,6 @@ def install(service: Service, *, hours: str, realert_after: timedelta,
     desk = Handoffs(service, hours=hours, realert_after=realert_after, senders=senders,
                     console_url=console_url, team_locale=team_locale)
     service.routes.append(desk.route)
+    service.plugins["handoff"] = desk
     service.add_command("human", desk.ask, Msg("/human: talk to a person from our team"))
     return desk

@@ -112,6 +112,7 @@ class Service:
         # ``turn.state`` (e.g. to derive reminders from the merchant's answers).
         self.after_turn: list[Callable[[Turn], Awaitable[None]]] = []
         self.routes: list[Route] = []
+        self.plugins: dict[str, object] = {}  # installed plugins by name, for the web pages
         # What goes into and comes out of ``merchants.state`` (e.g. ID numbers encrypted at
         # rest by ``bot.documents.privacy``); the identity unless installed.
         self.seal: Callable[[dict], dict] = _same
