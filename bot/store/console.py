@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import Database
 from bot.store.models import (
@@ -143,3 +144,12 @@ async def passages(db: Database, since: datetime, until: datetime,
 async def channels(db: Database) -> list[str]:
     async with db.session() as session:
         return sorted(await session.scalars(select(Merchant.channel).distinct()))
+
+
+async def forget_transcripts(session: AsyncSession, cutoff: datetime) -> int:
+    """Retention: the transcripts of merchants inactive since ``cutoff`` (their turns from
+    before it). Returns how many turns were deleted."""
+    inactive = select(Merchant.id).where(Merchant.updated_at < cutoff)
+    result = await session.execute(delete(Turn).where(
+        Turn.merchant_id.in_(inactive), Turn.created_at < cutoff))
+    return result.rowcount or 0

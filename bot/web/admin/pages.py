@@ -127,7 +127,9 @@ class Pages:
         items = []
         for w in waiting:
             turn = last.get(w.merchant_id)
-            said = views.transcript_lines([turn], str)[0].texts[0] if turn else ""
+            said = views.transcript_lines(
+                [turn], lambda cid: self._choice_label(cid, request[LOCALE]))[0].texts[0] \
+                if turn else ""
             since = w.waiting_since
             items.append({
                 "id": w.merchant_id, "channel": w.channel,
