@@ -21,8 +21,8 @@ from sqlalchemy import delete, select
 from bot.config import Settings
 from bot.documents.outbox import Outbox
 from bot.documents.privacy import remove_files
-from bot.store.db import Database
 from bot.store.console import forget_transcripts
+from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.store.models import Document, Merchant
 

@@ -135,8 +135,8 @@ async def test_a_merchant_left_waiting_alerts_staff_again(site):
 
 
 async def test_delete_erases_the_transcript_and_the_handoff(site):
-    from bot.documents import install as install_documents
     from bot.config import Settings
+    from bot.documents import install as install_documents
 
     install_documents(site.service, Settings(bot_data_dir=site.service.files.root.parent))
     await site.start_form("m1", "Ningbo Coast Trading Co., Ltd.")

@@ -30,7 +30,7 @@ def run_bot(tmp_path, *args, stdin: str = ""):
     env = {**os.environ, "BOT_DATA_DIR": str(tmp_path / "data"), "BOT_LOG_LEVEL": "WARNING"}
     env.pop("BOT_DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "bot", "admin", *args], input=stdin,
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
 def test_users_from_the_command_line(tmp_path):
