@@ -66,12 +66,13 @@ def merchant_row(guide: Guide, records: MerchantRecords, state: State) -> Mercha
     if flow is not None and flow.id != MENU and state.step in flow.steps:
         step = flow.steps[state.step]
         questions = flow.questions()
-        label = step.files.label if step.kind == "files" and step.files else step.label
-        step_name = t(loc, label) if label else step.id
+        step_name = step_title(guide, loc, step)
         k = questions.index(step) + 1 if step in questions else len(questions)
         progress, done = f"{k}/{len(questions)}", k / max(1, len(questions))
     answers = []
     for f in guide.flows.values():
+        if f.id == MENU:
+            continue
         for q in f.questions():
             if q.kind == "files" or q.answer_key(f.id) not in state.answers:
                 continue
@@ -86,6 +87,17 @@ def merchant_row(guide: Guide, records: MerchantRecords, state: State) -> Mercha
         reviews=[(c.kind, c.status) for c in records.certifications],
         documents=len(records.documents), waiting=records.handed_over,
         waiting_since=records.waiting_since, answers=answers)
+
+
+def step_title(guide: Guide, locale: str, step) -> str:
+    """A step's short name: its label, else the first line of its question, else its id."""
+    label = step.files.label if step.kind == "files" and step.files else step.label
+    if label:
+        return guide.render.text(locale, label)
+    if step.text:
+        first = guide.render.text(locale, step.text).strip().splitlines()[0]
+        return first if len(first) <= 60 else first[:59] + "…"
+    return step.id
 
 
 def matches(row: MerchantRow, query: str) -> bool:
@@ -158,13 +170,11 @@ def funnel(guide: Guide, locale: str, flow_id: str,
     stopped: dict[str, int] = {}
     for step in last.values():
         stopped[step] = stopped.get(step, 0) + 1
-    t = guide.render.text
     rows = []
     for step in flow.steps.values():
         if not step.is_question and step.kind != "end" and not reached[step.id]:
             continue
-        label = step.files.label if step.kind == "files" and step.files else step.label
-        rows.append(FunnelStep(step.id, t(locale, label) if label else step.id,
+        rows.append(FunnelStep(step.id, step_title(guide, locale, step),
                                len(reached[step.id]), stopped.get(step.id, 0)))
     return len(last), rows
 
