@@ -23,7 +23,7 @@ SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")  # a directory to keep them 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-from playwright.async_api import async_playwright  # noqa: E402  (a test dependency)
+from playwright.async_api import async_playwright  # a test dependency, after the skip
 
 
 @pytest.fixture
