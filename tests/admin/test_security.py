@@ -158,3 +158,35 @@ async def test_a_session_expires(site):
     site.clock.advance(hours=12, seconds=1)
     response = await site.client.get("/admin/", allow_redirects=False)
     assert response.status == 303
+
+
+async def test_admins_manage_users_in_the_browser_operators_cannot(site):
+    await site.login("olga")
+    assert (await site.client.get("/admin/users")).status == 403
+    token = await site.page_csrf()
+    response = await site.client.post("/admin/users", data={
+        "name": "mallory", "role": "admin", "new_password": PASSWORD, "csrf_token": token})
+    assert response.status == 403
+    site.client.session.cookie_jar.clear()
+
+    await site.login("adam")
+    token = await site.page_csrf("/admin/users")
+    response = await site.client.post("/admin/users", data={
+        "name": "lin", "role": "operator", "new_password": "short", "csrf_token": token})
+    assert response.status == 400
+    assert "at least 8 characters" in await response.text()
+    response = await site.client.post("/admin/users", data={
+        "name": "lin", "role": "operator", "new_password": PASSWORD + "!",
+        "csrf_token": token})
+    assert response.status == 200 and "lin" in await response.text()
+    response = await site.client.post("/admin/users/remove", data={
+        "name": "adam", "csrf_token": token})
+    assert response.status == 400  # not oneself
+    await site.client.post("/admin/users/remove", data={"name": "olga", "csrf_token": token})
+    html = await (await site.client.get("/admin/users")).text()
+    assert "olga" not in html.split('id="users"')[1].split("</table>")[0]
+    audit = await (await site.client.get("/admin/audit")).text()
+    assert "user_add" in audit and "user_remove" in audit
+    site.client.session.cookie_jar.clear()
+    await site.login("lin", PASSWORD + "!")
+    await site.login("olga", expect=401)  # removed

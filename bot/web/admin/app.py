@@ -68,7 +68,7 @@ class Console:
         self.timezone = timezone or service.timezone
 
     def make_app(self) -> web.Application:
-        from bot.web.admin import pages
+        from bot.web.admin import pages, users
 
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/admin", self.home)
@@ -76,6 +76,7 @@ class Console:
         app.router.add_post("/admin/login", self.login)
         app.router.add_post("/admin/logout", self.logout)
         pages.add_routes(app, self)
+        users.add_routes(app, self)
         return app
 
     async def home(self, _request: web.Request) -> web.Response:
