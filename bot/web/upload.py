@@ -94,8 +94,16 @@ class UploadPage:
         return max(1, self.ttl // 60)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get(self.path + "/{token}", self.show)
-        app.router.add_post(self.path + "/{token}", self.receive)
+        # a token is always ``payload.mac``: other names under the path stay free (the Mini App)
+        app.router.add_get(self.path + r"/{token:[^/.]+\.[^/.]+}", self.show)
+        app.router.add_post(self.path + r"/{token:[^/.]+\.[^/.]+}", self.receive)
+
+    def launcher(self, request: web.Request) -> web.Response:
+        """The Mini App's first page: its script trades Telegram's launch data for a link."""
+        return self._render(self.service.default_locale, status=200, launcher=True, ok=True,
+                            open_url=request.path.rstrip("/") + "/open",
+                            outcome=[self._translate(self.service.default_locale)(
+                                Msg("Opening the upload page…"))])
 
     async def close(self) -> None:
         """Wait (bounded) for replies still being delivered into the chats."""
@@ -266,7 +274,7 @@ class UploadPage:
         nonce = secrets.token_urlsafe(16)
         values = {"what": "", "outcome": [], "ok": False, "form": False, "action": "",
                   "accept_attr": "", "max_bytes": 0, "next_link": None, "back": False,
-                  "multiple": False, "camera": False}
+                  "multiple": False, "camera": False, "launcher": False, "open_url": ""}
         values.update(context)
         html = self.env.get_template(TEMPLATE).render(
             lang="zh-CN" if locale == "zh_CN" else "en", t=texts, nonce=nonce, **values)

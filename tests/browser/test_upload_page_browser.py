@@ -5,8 +5,10 @@ Skipped only when Chromium is absent and CI is not set: in CI, .ci/run installs 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,36 @@ async def test_several_files_at_once_each_with_its_result(site, browser_page, tm
     assert await stored(service) == 3
     await uploads.close()
     assert [user for user, _ in delivered] == ["merchant", "merchant"]
+
+
+async def test_the_mini_app_launcher_opens_the_upload_form(site, browser_page):
+    from urllib.parse import quote
+
+    from aiohttp import web as aioweb
+
+    from bot.web.webapp import MiniApp, sign_init_data
+
+    service, uploads, _ = site
+    token = "123456789:TEST-token_for-the-fake-bot-api-000"
+    uploads.register("telegram", lambda user, result: asyncio.sleep(0))
+    for event in (Hello(), Choose("docs"), Text("宁波海岸贸易有限公司")):
+        await service.handle("telegram", "42", event)
+    app = aioweb.Application()
+    MiniApp(uploads, token).add_routes(app)
+    uploads.add_routes(app)
+    runner = aioweb.AppRunner(app, access_log=None)
+    await runner.setup()
+    server = aioweb.TCPSite(runner, "127.0.0.1", 0)
+    await server.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    uploads.base_url = base
+    try:
+        init_data = sign_init_data({"user": '{"id":42,"first_name":"Li"}',
+                                    "auth_date": str(int(time.time()))}, token)
+        page = browser_page
+        await page.goto(f"{base}/upload/app#tgWebAppData={quote(init_data)}&tgWebAppVersion=8")
+        await page.locator("#upload").wait_for()
+        assert await page.locator("#what").inner_text() == "Business license scan"
+        assert await page.locator("#camera").count() == 1  # photos: the camera is offered
+    finally:
+        await runner.cleanup()
