@@ -80,6 +80,7 @@ class UploadPage:
         self.path = "/" + path.strip("/")
         self._deliver: dict[str, Deliver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.telegram_token: str | None = None  # set: also served as a Telegram Mini App
 
     # -- for channels ----------------------------------------------------------------------
     def register(self, channel: str, deliver: Deliver) -> None:
@@ -94,6 +95,10 @@ class UploadPage:
         return max(1, self.ttl // 60)
 
     def add_routes(self, app: web.Application) -> None:
+        if self.telegram_token:
+            from bot.web.webapp import MiniApp
+
+            MiniApp(self, self.telegram_token).add_routes(app)
         # a token is always ``payload.mac``: other names under the path stay free (the Mini App)
         app.router.add_get(self.path + r"/{token:[^/.]+\.[^/.]+}", self.show)
         app.router.add_post(self.path + r"/{token:[^/.]+\.[^/.]+}", self.receive)

@@ -88,3 +88,19 @@ async def test_a_merchant_not_at_a_files_question_is_told_so(app):
     answer = await client.post("/upload/app/open", data={"init_data": launch(user_id=99)})
     assert answer.status == 409
     assert "does not take files" in (await answer.json())["text"]
+
+
+async def test_an_upload_page_with_the_bot_token_serves_the_mini_app(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    service = Service(mini_guide(tmp_path / "dialogs"), db, FileStore(tmp_path / "files"))
+    plain = web.Application()
+    UploadPage(service, secret=b"s" * 32, base_url="http://bot.test").add_routes(plain)
+    with_app = web.Application()
+    uploads = UploadPage(service, secret=b"s" * 32, base_url="http://bot.test")
+    uploads.telegram_token = TOKEN
+    uploads.add_routes(with_app)
+    async with TestClient(TestServer(plain)) as client:
+        assert (await client.get("/upload/app")).status == 404
+    async with TestClient(TestServer(with_app)) as client:
+        assert (await client.get("/upload/app")).status == 200
+    await db.close()
