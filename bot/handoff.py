@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.messages import Msg
-from bot.engine.model import Event, Reply, Text
+from bot.engine.model import Event, Reply, Text, Upload
 from bot.service import Handler, Service, Turn
 from bot.store import console as store
 from bot.store import handoffs
@@ -105,6 +105,10 @@ class Handoffs:
         """A message while handed over: it waits in the inbox; the guide stays silent."""
         turn.repeat = False
         await handoffs.open_or_touch(turn.session, turn.merchant.id, turn.now)
+        if isinstance(turn.event, Upload):  # not filed: say so rather than drop it silently
+            return [Reply(self.service.guide.render.text(turn.state.locale, Msg(
+                "A person from our team is answering you now, so this file was not filed. "
+                "Send it again once they hand you back to the guide.")))]
         return []
 
     # -- the operator's side ---------------------------------------------------------------

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.model import Choose
+from bot.engine.model import Choose, Upload
 from tests.admin.kit import csrf
+from tests.channels.fake_wecom import png
 
 
 @pytest.mark.parametrize("words", ["转人工", "人工", "human", "Human ", "/human"])
@@ -28,6 +29,8 @@ async def test_while_handed_over_messages_wait_for_the_operator(site):
     assert result.replies == []  # the guide stays silent
     result = await site.talk("m1", Choose("maker"))  # a button of the old question too
     assert result.replies == []
+    result = await site.talk("m1", Upload(png(800, 800), "license.png"))
+    assert "this file was not filed" in result.replies[0].text
     merchant = await site.merchant("m1")
     assert merchant.state["step"] == "kind"  # the guide did not move
     assert "kind" not in merchant.state["answers"]
@@ -35,7 +38,7 @@ async def test_while_handed_over_messages_wait_for_the_operator(site):
     await site.login("olga")
     html = await (await site.client.get("/admin/inbox")).text()
     assert "Ningbo Coast Trading Co., Ltd." in html
-    assert "▸ Maker" in html  # the merchant's last message
+    assert "📎 license.png" in html  # the merchant's last message
     listing = await (await site.client.get("/admin/")).text()
     assert "Waiting for a person" in listing
 
