@@ -10,7 +10,7 @@ import sys
 
 import aiohttp
 import pytest
-from fake_telegram import WAIT, FakeBotAPI, Person
+from fake_telegram import FakeBotAPI, Person
 from test_telegram_process import BotProcess, free_port
 
 PASSWORD = "correct horse battery"
@@ -28,9 +28,12 @@ def csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
+START = 90.0  # a start-up on a loaded machine (two processes' imports, migrations)
+
+
 async def until_up(url: str) -> None:
     async with aiohttp.ClientSession() as http:
-        for _ in range(int(WAIT * 10)):
+        for _ in range(int(START * 10)):
             try:
                 async with http.get(url) as response:
                     if response.status == 200:
@@ -49,10 +52,11 @@ async def test_a_merchant_asks_for_a_person_and_an_operator_answers(tmp_path, ap
                          "operator"], input=PASSWORD + "\n", text=True, cwd=tmp_path,
         env=bot.env, capture_output=True, timeout=120, check=False)
     assert added.returncode == 0, added.stderr
-    await bot.start()
     try:
+        bot.spawn()
         base = f"http://{listen}/admin"
         await until_up(base + "/login")
+        await api.until(lambda: any(n == "getUpdates" for n, _ in api.calls), timeout=START)
         person = Person(api, 801, "zh-hans")
         await person.say("/start")
         out = await person.say("转人工")
