@@ -24,8 +24,7 @@ def build_console(service: Service, settings: Settings) -> Console:
         raise RuntimeError("the console needs the handoff plugin installed (bot.app)")
     secure = bool(settings.bot_public_url and settings.bot_public_url.startswith("https://"))
     return Console(service, desk, secure_cookie=secure,
-                   session_hours=settings.bot_admin_session_hours,
-                   timezone=settings.bot_timezone)
+                   session_hours=settings.bot_admin_session_hours)
 
 
 def split_listen(listen: str) -> tuple[str, int]:

@@ -4,6 +4,7 @@ with each hash so they can be raised later without locking anyone out."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -35,5 +36,7 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-# A hash to check against when the user does not exist: the answer takes as long either way.
-DUMMY_HASH = hash_password(secrets.token_hex(8))
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to check against when the user does not exist: the answer takes as long."""
+    return hash_password(secrets.token_hex(8))

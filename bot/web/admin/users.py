@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -52,7 +53,8 @@ class Users:
             return await self.show(request, status=400, error=t(Msg(
                 "The password needs at least {n} characters.", n=MIN_LENGTH)))
         now = self.c.service.clock()
-        await staff.add_user(self.c.db, name, role, hash_password(password), now)
+        hashed = await asyncio.to_thread(hash_password, password)
+        await staff.add_user(self.c.db, name, role, hashed, now)
         await staff.audit(self.c.db, request[USER].name, "user_add", now,
                           address=self.c.address(request), detail=f"{name} ({role})")
         return web.Response(status=303, headers={"Location": "/admin/users"})
