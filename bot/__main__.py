@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | remind | i18n | check | diagrams``."""
+"""Command line: ``python -m bot run | chat | remind | admin | i18n | check | diagrams``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "retention", help="delete files of inactive merchants, orphaned and handed-over files")
     retention.add_argument("--days", type=int,
                            help="inactive for this many days (default: BOT_RETENTION_DAYS)")
+    admin = commands.add_parser("admin", help="the operator console: users, serve")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    add_user = admin_commands.add_parser(
+        "add-user", help="add a console user (or reset one); the password is read from stdin")
+    add_user.add_argument("name")
+    add_user.add_argument("--role", choices=["operator", "admin"], required=True)
+    admin_commands.add_parser("list-users", help="list the console's users")
+    remove_user = admin_commands.add_parser("remove-user", help="remove a console user")
+    remove_user.add_argument("name")
+    admin_commands.add_parser("serve", help="serve the console alone at BOT_ADMIN_LISTEN")
     commands.add_parser("i18n", help="extract messages and update the catalogs")
     commands.add_parser("check", help="load and check the flows and catalogs")
     commands.add_parser("diagrams", help="write dialogs/diagrams/*.mmd from the flows")
@@ -63,6 +73,7 @@ def parse_now(text: str, timezone: str) -> datetime:
 
 async def chat(settings: Settings, args: argparse.Namespace, *, remind: bool = False) -> None:
     from bot.channels.console import Console
+    from bot.web.admin import serving_console
 
     if args.json:
         warn_unencrypted(settings)
@@ -74,9 +85,10 @@ async def chat(settings: Settings, args: argparse.Namespace, *, remind: bool = F
         console = Console(service, args.user, args.lang)
         if not args.json and not encrypted(settings):
             console.say(settings.bot_default_locale, UNENCRYPTED)  # once, as a line of the chat
-        # Inside `run`, the console's reminders appear in the terminal as they fall due.
+        # Inside `run`, the console's reminders and operators' replies appear in the terminal.
         worker = running_reminders(service, settings, senders) if remind else nullcontext()
-        async with worker:
+        staff_console = serving_console(service, settings, senders) if remind else nullcontext()
+        async with worker, staff_console:
             await (console.run_json() if args.json else console.run_interactive())
 
 
@@ -115,11 +127,13 @@ async def run(settings: Settings) -> None:
                    remind=True)
         return
     from bot.web import serving_uploads
+    from bot.web.admin import serving_console
 
     warn_unencrypted(settings)
     senders = build_senders(settings)  # each channel adds its sender while it serves
     async with (open_service(settings, senders=senders) as service,
                 running_reminders(service, settings, senders),
+                serving_console(service, settings, senders),  # BOT_ADMIN_LISTEN, if set
                 serving_uploads(service, settings) as uploads):  # one page, every channel
         await asyncio.gather(*(serve(service, settings, senders=senders, uploads=uploads)
                                for serve in channels))
@@ -155,6 +169,10 @@ def command(args: argparse.Namespace) -> int:
         from bot.documents.retention import main as retention
 
         return retention(settings, args.days)
+    if args.command == "admin":
+        from bot.web.admin.cli import main as admin
+
+        return admin(settings, args)
     if args.command == "check":
         from bot.content import load_guide
 

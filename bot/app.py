@@ -19,6 +19,7 @@ from bot.content import load_guide
 from bot.documents import install as install_documents
 from bot.engine.messages import Msg
 from bot.license import install as install_license
+from bot.handoff import install as install_handoff
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.worker import Worker, WorkerConfig
@@ -42,6 +43,11 @@ def configure_logging(level: str) -> None:
     )
 
 
+def console_url(settings: Settings) -> str | None:
+    """Where staff open the console (links in alerts): BOT_ADMIN_LISTEN as an http URL."""
+    return f"http://{settings.bot_admin_listen}" if settings.bot_admin_listen else None
+
+
 @asynccontextmanager
 async def open_service(settings: Settings, database_url: str | None = None,
                        senders: dict[str, Sender] | None = None) -> AsyncIterator[Service]:
@@ -56,6 +62,10 @@ async def open_service(settings: Settings, database_url: str | None = None,
         )
         install_reminders(service, settings.reminder_timing, buttons=has_buttons)
         install_documents(service, settings)
+        install_handoff(
+            service, hours=settings.bot_team_hours, team_locale=settings.bot_default_locale,
+            realert_after=timedelta(minutes=settings.bot_handoff_realert_minutes),
+            console_url=console_url(settings))
         license_desk = install_license(service, settings, senders if senders is not None else {})
         try:
             yield service

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     bot_license_ocr: bool = True
     bot_license_ocr_timeout: float = 20.0  # seconds one read may take before it is given up
     bot_license_ocr_workers: int = 1  # worker processes (each ~450 MB resident, ~650 MB at peak)
+    # The operator console and the handoff to a person.
+    bot_admin_listen: str | None = None  # host:port of the console; empty: no console
+    bot_admin_session_hours: int = 12  # a console sign-in lasts this long
+    bot_team_hours: str = "Mon-Fri 09:00-18:00 (Beijing time)"  # told to a merchant handed over
+    bot_handoff_realert_minutes: int = 15  # a merchant waiting this long alerts staff again
 
     @field_validator("bot_default_locale")
     @classmethod
@@ -168,6 +173,17 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.bot_data_dir / "outbox"
+
+    @field_validator("bot_admin_listen", mode="before")
+    @classmethod
+    def _admin_listen(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            _host, sep, port = value.strip().rpartition(":")
+            if not sep or not port.isdigit():
+                raise ValueError(f"BOT_ADMIN_LISTEN must be host:port, got {value!r}")
+        return value
 
     @field_validator("bot_retention_days", mode="before")
     @classmethod

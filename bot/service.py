@@ -28,6 +28,7 @@ from bot.engine.model import (
     DropDocuments,
     Event,
     Expect,
+    Outcome,
     RecordCertification,
     Reply,
     State,
@@ -68,11 +69,15 @@ class Turn:
     event: Event
     arg: str
     now: datetime
+    repeat: bool = True  # False: the handler's replies stand alone (no current question)
 
 
 # A handler returns replies; the service then repeats the current question. It may change
 # ``turn.state`` (saved with the event) and write rows through ``turn.session``.
 Handler = Callable[[Turn], Awaitable[list[Reply]]]
+# A route picks a handler for an event the engine would otherwise take (e.g. a merchant handed
+# over to a person); it only reads, in the event's session, before the write lock.
+Route = Callable[[AsyncSession, Merchant, Event], Awaitable[Handler | None]]
 
 
 def _same(data: dict) -> dict:
@@ -106,6 +111,8 @@ class Service:
         # Called after every applied event, in its transaction, with the new state in
         # ``turn.state`` (e.g. to derive reminders from the merchant's answers).
         self.after_turn: list[Callable[[Turn], Awaitable[None]]] = []
+        self.routes: list[Route] = []
+        self.plugins: dict[str, object] = {}  # installed plugins by name, for the web pages
         # What goes into and comes out of ``merchants.state`` (e.g. ID numbers encrypted at
         # rest by ``bot.documents.privacy``); the identity unless installed.
         self.seal: Callable[[dict], dict] = _same
@@ -196,6 +203,9 @@ class Service:
                 state.locale = negotiate(locale, state.locale)
             today = self.today(merchant.timezone, now)
             handler, arg = self._handler_for(event)
+            for route in self.routes if handler is None else ():
+                if (handler := await route(session, merchant, event)) is not None:
+                    break
             outcome = None
             if handler is None:
                 # The engine is pure: file checks (image decoding) run off the event loop,
@@ -210,8 +220,11 @@ class Service:
                 if outcome is None:
                     turn = Turn(self, session, merchant, state, event, arg, now)
                     replies = await handler(turn)
-                    outcome = self.guide.handle(turn.state, Text("/repeat"), today)
-                    outcome.replies[:0] = replies
+                    if turn.repeat:
+                        outcome = self.guide.handle(turn.state, Text("/repeat"), today)
+                        outcome.replies[:0] = replies
+                    else:
+                        outcome = Outcome(turn.state, replies, self.guide.expects(turn.state))
                 await self._write(session, channel, merchant, event, update_id, outcome, now)
                 await session.commit()
         log.info("%s event %s -> %s.%s", channel, type(event).__name__,

@@ -5,7 +5,8 @@
   for the files again;
 - stored files no row refers to (a replaced scan, a crash between writing a file and committing
   its row) are deleted once an hour old;
-- handed-over files (packages, smaller copies) are deleted after a day.
+- handed-over files (packages, smaller copies) are deleted after a day;
+- the transcripts of merchants inactive for ``BOT_RETENTION_DAYS`` are deleted too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import delete, select
 from bot.config import Settings
 from bot.documents.outbox import Outbox
 from bot.documents.privacy import remove_files
+from bot.store.console import forget_transcripts
 from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.store.models import Document, Merchant
@@ -33,6 +35,7 @@ class Swept:
     files: int = 0
     orphans: int = 0
     handed_over: int = 0
+    transcript_turns: int = 0
 
 
 async def sweep(db: Database, files: FileStore, outbox: Outbox, *, days: int | None,
@@ -52,6 +55,7 @@ async def sweep(db: Database, files: FileStore, outbox: Outbox, *, days: int | N
             if rows:
                 await session.execute(delete(Document).where(
                     Document.id.in_([row.id for row in rows])))
+            swept.transcript_turns = await forget_transcripts(session, cutoff)
         referenced = set(await session.scalars(
             select(Document.storage).where(Document.storage.is_not(None))))
         kept = set(await session.scalars(select(Document.sha256)))

@@ -171,3 +171,82 @@ class StaffAlert(Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class Turn(Base):
+    """One applied turn: the processed-update mark, the reply outbox and the transcript."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("channel", "update_key"),
+        Index("ix_turns_merchant", "merchant_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    update_key: Mapped[str | None] = mapped_column(String(128))
+    flow: Mapped[str | None] = mapped_column(String(32))  # where the merchant is after the turn
+    step: Mapped[str | None] = mapped_column(String(64))
+    # {"text"} (ID numbers masked) | {"choice"} | {"files": [names]} | {"event"}; None: a
+    # message the bot or a person sent on its own
+    incoming: Mapped[dict | None] = mapped_column(JSON)
+    replies: Mapped[list] = mapped_column(JSON)  # [{"text", "choices", "document"}]
+    author: Mapped[str | None] = mapped_column(String(64))  # None: the guide; "operator:NAME"
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class StaffUser(Base):
+    """A member of the service team who signs in to the console."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # operator | admin
+    password_hash: Mapped[str] = mapped_column(String(255))  # scrypt$n$r$p$salt$hash
+    created_at: Mapped[datetime]
+
+
+class StaffSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its hash."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Every operator action. No foreign key: the log outlives users and erased merchants."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))  # login, login_failed, reply, release, ...
+    merchant_id: Mapped[int | None]
+    address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(255))
+
+
+class Handoff(Base):
+    """A merchant asked for a person; open until an operator releases them to the guide."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_open", "closed_at", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime]
+    waiting_since: Mapped[datetime | None]  # the merchant's oldest unanswered message
+    alerted_at: Mapped[datetime | None]  # staff were last alerted then
+    answered_at: Mapped[datetime | None]  # an operator's latest reply
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))

@@ -45,8 +45,11 @@ def upload_secret(settings: Settings) -> bytes:
 
 
 def build_upload_page(service: Service, settings: Settings, base_url: str) -> UploadPage:
-    return UploadPage(service, secret=upload_secret(settings), base_url=base_url,
+    page = UploadPage(service, secret=upload_secret(settings), base_url=base_url,
                       ttl=settings.bot_upload_ttl)
+    if settings.telegram_bot_token:  # the Mini App at /upload/app checks Telegram's HMAC
+        page.telegram_token = settings.telegram_bot_token.get_secret_value()
+    return page
 
 
 @asynccontextmanager

@@ -44,6 +44,7 @@ _EXTENSIONS = {"jpg": ".jpg,.jpeg,image/jpeg", "png": ".png,image/png",
                "pdf": ".pdf,application/pdf", "xlsx": ".xlsx", "xls": ".xls", "csv": ".csv"}
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
+PAGE = web.ResponseKey("page", dict)  # what a page showed, for the JSON answer
 Deliver = Callable[[str, Result], Awaitable[None]]
 Clock = Callable[[], float]
 
@@ -79,6 +80,7 @@ class UploadPage:
         self.path = "/" + path.strip("/")
         self._deliver: dict[str, Deliver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.telegram_token: str | None = None  # set: also served as a Telegram Mini App
 
     # -- for channels ----------------------------------------------------------------------
     def register(self, channel: str, deliver: Deliver) -> None:
@@ -93,8 +95,20 @@ class UploadPage:
         return max(1, self.ttl // 60)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get(self.path + "/{token}", self.show)
-        app.router.add_post(self.path + "/{token}", self.receive)
+        if self.telegram_token:
+            from bot.web.webapp import MiniApp
+
+            MiniApp(self, self.telegram_token).add_routes(app)
+        # a token is always ``payload.mac``: other names under the path stay free (the Mini App)
+        app.router.add_get(self.path + r"/{token:[^/.]+\.[^/.]+}", self.show)
+        app.router.add_post(self.path + r"/{token:[^/.]+\.[^/.]+}", self.receive)
+
+    def launcher(self, request: web.Request) -> web.Response:
+        """The Mini App's first page: its script trades Telegram's launch data for a link."""
+        return self._render(self.service.default_locale, status=200, launcher=True, ok=True,
+                            open_url=request.path.rstrip("/") + "/open",
+                            outcome=[self._translate(self.service.default_locale)(
+                                Msg("Opening the upload page…"))])
 
     async def close(self) -> None:
         """Wait (bounded) for replies still being delivered into the chats."""
@@ -110,6 +124,18 @@ class UploadPage:
         return self._form(request, locale, spec)
 
     async def receive(self, request: web.Request) -> web.Response:
+        """The posted file; the page's script asks for JSON (``Accept: application/json``) to
+        send several files one after the other, each with its progress and its result."""
+        response = await self._receive(request)
+        if "application/json" not in request.headers.get("Accept", ""):
+            return response
+        page = response[PAGE]
+        return web.json_response({
+            "ok": page["ok"], "lines": page["outcome"],
+            "next": page["next_link"] or (page["action"] if page["form"] else None)},
+            status=response.status, headers={"Cache-Control": "no-store"})
+
+    async def _receive(self, request: web.Request) -> web.Response:
         checked = await self._admit(request.match_info["token"])
         if isinstance(checked, web.Response):
             return checked
@@ -140,8 +166,8 @@ class UploadPage:
         sha = hashlib.sha256(upload.data).hexdigest()
         stored = any(d.sha256 == sha for d in result.documents)
         lines = [result.replies[0].text] if result.replies else []
-        next_link = None
-        if stored and result.expects.kind == "files" and result.expects.step == grant.step:
+        next_link = None  # the link is used; a new one while the question takes more files
+        if result.expects.kind == "files" and result.expects.step == grant.step:
             next_link = self.make_upload_link(grant.channel, grant.user_key, grant.step)
         log.info("upload page: %s file for %s (%s)", "stored" if stored else "refused",
                  grant.channel, grant.step)
@@ -220,6 +246,7 @@ class UploadPage:
         return self._render(
             locale, status=status, what=t(spec.label), outcome=outcome or [], ok=False,
             form=True, action=request.path, max_bytes=rule.max_bytes,
+            multiple=spec.max_files > 1, camera=bool({"jpg", "png"} & set(rule.accept)),
             accept_attr=",".join(_EXTENSIONS[k] for k in rule.accept),
             accepts=t(Msg("Accepted: {accepted}, up to {limit} a file.",
                           accepted=describe_accept(rule.accept),
@@ -241,22 +268,29 @@ class UploadPage:
             "sending": t(Msg("Uploading…")),
             "once": t(Msg("This link works once and only for this question.")),
             "another": t(Msg("Upload another file")),
+            "choose_many": t(Msg("Choose one or more files")),
+            "camera": t(Msg("Or take a photo")),
+            "waiting": t(Msg("Waiting…")),
+            "failed": t(Msg("The upload failed (connection). Please try again.")),
             "back": t(Msg("Go back to the chat to continue.")),
             "accepts": context.pop("accepts", ""),
             "too_big": context.pop("too_big", ""),
         }
         nonce = secrets.token_urlsafe(16)
         values = {"what": "", "outcome": [], "ok": False, "form": False, "action": "",
-                  "accept_attr": "", "max_bytes": 0, "next_link": None, "back": False}
+                  "accept_attr": "", "max_bytes": 0, "next_link": None, "back": False,
+                  "multiple": False, "camera": False, "launcher": False, "open_url": ""}
         values.update(context)
         html = self.env.get_template(TEMPLATE).render(
             lang="zh-CN" if locale == "zh_CN" else "en", t=texts, nonce=nonce, **values)
         response = web.Response(text=html, status=status, content_type="text/html",
                                 charset="utf-8")
+        response[PAGE] = values  # for the JSON answer to the page's script
         response.headers.update({
             "Content-Security-Policy": (
                 f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-                "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+                "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+                "frame-ancestors 'none'"),
             "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",

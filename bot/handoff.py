@@ -1,0 +1,220 @@
+"""Handoff to a person, from every channel: a service plugin.
+
+A merchant who types 转人工, 人工, "human" or /human is told that a person will answer (with the
+team's hours), the staff are alerted through the listeners (``add_listener``; the WeCom group
+robot is one), and until an operator releases them, everything the merchant sends goes to the
+transcript and the console's inbox instead of the guide (the service's own commands such as
+/delete still work). The operator's reply goes out through the merchant's own channel's
+``Sender``; release returns them to the guide at the question they were at. A merchant left
+waiting longer than ``realert_after`` alerts the staff again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine.messages import Msg
+from bot.engine.model import Event, Reply, Text, Upload
+from bot.service import Handler, Service, Turn
+from bot.store import console as store
+from bot.store import handoffs
+from bot.store.models import Merchant
+
+log = logging.getLogger(__name__)
+
+TRIGGERS = frozenset({"转人工", "人工", "human", "/human"})
+AUTHOR_PREFIX = "operator:"
+
+
+class Sender(Protocol):
+    async def send(self, user_key: str, replies: list[Reply]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What staff are told: a merchant waits for a person (``repeated``: still waiting)."""
+
+    merchant_id: int
+    channel: str
+    company: str
+    waiting_since: datetime
+    repeated: bool
+    link: str | None  # the merchant's page in the console, when its address is known
+    markdown: str  # ready for a group robot, in the team's language
+
+
+Listener = Callable[[Alert], Awaitable[None] | None]
+
+
+class NoChannel(Exception):
+    """The merchant's channel is not running in this process: nothing can reach them."""
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    return {"text": reply.text, "choices": [{"id": c.id, "label": c.label} for c in reply.choices],
+            "document": {"name": reply.document.name} if reply.document else None}
+
+
+class Handoffs:
+    def __init__(self, service: Service, *, hours: str, realert_after: timedelta,
+                 senders: Mapping[str, Sender] | None = None, console_url: str | None = None,
+                 team_locale: str = "zh_CN") -> None:
+        self.service = service
+        self.hours = hours
+        self.realert_after = realert_after
+        self.senders: Mapping[str, Sender] = senders if senders is not None else {}
+        self.console_url = console_url.rstrip("/") if console_url else None
+        self.team_locale = team_locale
+        self._listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    def add_listener(self, listener: Listener) -> None:
+        """``listener(alert)``, plain or async, is called for every alert; its failure is
+        logged and stops nothing."""
+        self._listeners.append(listener)
+
+    # -- in the merchant's turn ------------------------------------------------------------
+    async def route(self, session: AsyncSession, merchant: Merchant,
+                    event: Event) -> Handler | None:
+        if isinstance(event, Text) and event.text.strip().casefold() in TRIGGERS:
+            return self.ask
+        if await handoffs.current(session, merchant.id) is not None:
+            return self.hold
+        return None
+
+    async def ask(self, turn: Turn) -> list[Reply]:
+        turn.repeat = False
+        opened = await handoffs.open_or_touch(turn.session, turn.merchant.id, turn.now)
+        if opened:
+            self._later(self._alert(turn.merchant.id, turn.merchant.channel,
+                                    turn.state.answers, turn.now, repeated=False))
+        t = self.service.guide.render.text
+        return [Reply(t(turn.state.locale, Msg(
+            "A person from our team will answer you here. Team hours: {hours}. Until then "
+            "your messages go to them.", hours=self.hours)))]
+
+    async def hold(self, turn: Turn) -> list[Reply]:
+        """A message while handed over: it waits in the inbox; the guide stays silent."""
+        turn.repeat = False
+        await handoffs.open_or_touch(turn.session, turn.merchant.id, turn.now)
+        if isinstance(turn.event, Upload):  # not filed: say so rather than drop it silently
+            return [Reply(self.service.guide.render.text(turn.state.locale, Msg(
+                "A person from our team is answering you now, so this file was not filed. "
+                "Send it again once they hand you back to the guide.")))]
+        return []
+
+    # -- the operator's side ---------------------------------------------------------------
+    async def reply(self, merchant: Merchant, operator: str, text: str) -> None:
+        """Send ``text`` to the merchant through their channel; record it in the transcript."""
+        sender = self.senders.get(merchant.channel)
+        if sender is None:
+            raise NoChannel(merchant.channel)
+        reply = Reply(text)
+        await sender.send(merchant.user_key, [reply])
+        now = self.service.clock()
+        state = merchant.state or {}
+        await store.add_turn(self.service.db, merchant.id, merchant.channel,
+                             replies=[reply_json(reply)], author=AUTHOR_PREFIX + operator,
+                             flow=state.get("flow"), step=state.get("step"), now=now,
+                             sent_at=now)
+        await handoffs.answered(self.service.db, merchant.id, now)
+
+    async def release(self, merchant: Merchant, operator: str) -> bool:
+        """Back to the guide at the current question, which the merchant is sent again."""
+        now = self.service.clock()
+        closed = await handoffs.close(self.service.db, merchant.id, operator, now)
+        result = await self.service.notice(merchant.channel, merchant.user_key, Msg(
+            "You are back with the guide. Type 转人工 or /human to reach a person again."))
+        sender = self.senders.get(merchant.channel)
+        sent_at = None
+        if sender is not None:
+            try:
+                await sender.send(merchant.user_key, result.replies)
+                sent_at = self.service.clock()
+            except Exception as exc:  # noqa: BLE001  released all the same: the next message resumes
+                log.warning("release: the question could not be sent: %r", exc)
+        state = merchant.state or {}
+        await store.add_turn(self.service.db, merchant.id, merchant.channel,
+                             replies=[reply_json(r) for r in result.replies], now=now,
+                             flow=state.get("flow"), step=state.get("step"), sent_at=sent_at)
+        return closed
+
+    # -- alerts ----------------------------------------------------------------------------
+    async def check_waiting(self) -> int:
+        """Alert again for every merchant still waiting longer than ``realert_after``."""
+        now = self.service.clock()
+        due = await handoffs.due_alerts(self.service.db, now, now - self.realert_after)
+        for merchant_id in due:
+            records = await store.merchant(self.service.db, merchant_id)
+            if records is None or records.waiting_since is None:
+                continue
+            m = records.merchant
+            await self._alert(m.id, m.channel, (m.state or {}).get("answers") or {},
+                              records.waiting_since, repeated=True)
+        return len(due)
+
+    async def watch(self, poll: float = 60.0) -> None:
+        """``check_waiting`` every ``poll`` seconds, until cancelled."""
+        while True:
+            try:
+                await self.check_waiting()
+            except Exception:  # a database hiccup must not end the watch
+                log.exception("handoff: checking waiting merchants failed")
+            await asyncio.sleep(poll)
+
+    async def _alert(self, merchant_id: int, channel: str, answers: Mapping[str, Any],
+                     since: datetime, *, repeated: bool) -> None:
+        company = str(answers.get("company_name") or "") or f"#{merchant_id}"
+        link = f"{self.console_url}/admin/merchants/{merchant_id}" if self.console_url else None
+        t = self.service.guide.render.text
+        title = (Msg("Still waiting for a person") if repeated
+                 else Msg("A merchant asks for a person"))
+        lines = [f"**{t(self.team_locale, title)}**",
+                 t(self.team_locale, Msg("{company} ({channel}), waiting since {since} UTC",
+                                         company=company, channel=channel,
+                                         since=since.strftime("%Y-%m-%d %H:%M")))]
+        if link:
+            lines.append(f"[{t(self.team_locale, Msg('Open in the console'))}]({link})")
+        alert = Alert(merchant_id, channel, company, since, repeated, link, "\n".join(lines))
+        for listener in self._listeners:
+            try:
+                outcome = listener(alert)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                log.exception("handoff: an alert listener failed")
+
+    def _later(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+
+
+def installed(service: Service) -> Handoffs | None:
+    desk = service.plugins.get("handoff")
+    return desk if isinstance(desk, Handoffs) else None
+
+
+def install(service: Service, *, hours: str, realert_after: timedelta,
+            senders: Mapping[str, Sender] | None = None, console_url: str | None = None,
+            team_locale: str = "zh_CN") -> Handoffs:
+    """Attach the handoff to ``service``: its words, the /human command, the routing of a
+    handed-over merchant's messages."""
+    desk = Handoffs(service, hours=hours, realert_after=realert_after, senders=senders,
+                    console_url=console_url, team_locale=team_locale)
+    service.routes.append(desk.route)
+    service.plugins["handoff"] = desk
+    service.add_command("human", desk.ask, Msg("/human: talk to a person from our team"))
+    return desk

@@ -1,0 +1,103 @@
+"""The upload page as a Telegram Mini App: ``/upload/app`` opened from a ``web_app`` button.
+
+Telegram hands the Mini App its launch data (``initData``: the user, a time, a hash) in the
+URL fragment. The page's script posts it to ``/upload/app/open``; the server checks its HMAC
+with the bot token (Telegram's scheme: the key is HMAC-SHA256("WebAppData", token)), takes the
+user from it, and answers with a one-time upload link for that merchant's current files question,
+which the page then opens. A forged, stale or foreign ``initData`` gets nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from bot.engine.messages import Msg
+from bot.web.peek import expectation
+from bot.web.upload import UploadPage
+
+CHANNEL = "telegram"
+MAX_AGE = 24 * 3600  # launch data older than this is refused
+MAX_INIT_DATA = 4096
+
+
+class BadInitData(Exception):
+    pass
+
+
+def verify_init_data(init_data: str, bot_token: str, now: float,
+                     max_age: int = MAX_AGE) -> dict:
+    """The ``user`` of valid launch data; ``BadInitData`` otherwise."""
+    if not init_data or len(init_data) > MAX_INIT_DATA:
+        raise BadInitData("missing or too long")
+    fields = dict(parse_qsl(init_data, keep_blank_values=True, strict_parsing=False))
+    given = fields.pop("hash", "")
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", bot_token.encode("utf-8"), hashlib.sha256).digest()
+    expected = hmac.new(secret, check.encode("utf-8"), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(given.encode("ascii", "replace"), expected.encode("ascii")):
+        raise BadInitData("bad hash")
+    try:
+        signed_at = int(fields.get("auth_date", "0"))
+        user = json.loads(fields.get("user", "null"))
+    except ValueError:
+        raise BadInitData("malformed") from None
+    if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+        raise BadInitData("no user")
+    if now - signed_at > max_age:
+        raise BadInitData("stale")
+    return user
+
+
+def sign_init_data(fields: dict[str, str], bot_token: str) -> str:
+    """Launch data as Telegram signs it (for tests and local tries)."""
+    from urllib.parse import urlencode
+
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", bot_token.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret, check.encode("utf-8"), hashlib.sha256).hexdigest()
+    return urlencode({**fields, "hash": digest})
+
+
+class MiniApp:
+    def __init__(self, uploads: UploadPage, bot_token: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.uploads = uploads
+        self._token = bot_token
+        self.clock = clock
+
+    @property
+    def url(self) -> str:
+        """What the ``web_app`` button opens."""
+        return f"{self.uploads.base_url}{self.uploads.path}/app"
+
+    def add_routes(self, app: web.Application) -> None:
+        # before the upload page's own /upload/{token}
+        app.router.add_get(self.uploads.path + "/app", self.show)
+        app.router.add_post(self.uploads.path + "/app/open", self.open)
+
+    async def show(self, request: web.Request) -> web.Response:
+        return self.uploads.launcher(request)
+
+    async def open(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        try:
+            user = verify_init_data(str(form.get("init_data") or ""), self._token, self.clock())
+        except BadInitData:
+            return web.json_response({"error": "invalid"}, status=403)
+        user_key = str(user["id"])
+        locale, expects = await expectation(self.uploads.service, CHANNEL, user_key)
+        if expects.kind != "files" or not expects.step or self.uploads.spec(
+                expects.step) is None:
+            text = self.uploads.service.guide.render.text(locale, Msg(
+                "The current question in the chat does not take files. Go back to the chat "
+                "to continue."))
+            return web.json_response({"error": "no_files", "text": text}, status=409)
+        link = self.uploads.make_upload_link(CHANNEL, user_key, expects.step)
+        return web.json_response({"link": link}, headers={"Cache-Control": "no-store"})

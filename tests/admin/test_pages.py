@@ -1,0 +1,132 @@
+"""The console's pages over HTTP: merchants (search, stuck), one merchant (transcript, answers,
+masked ID numbers), export, funnel; in both languages."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from bot.engine.model import Choose, Upload
+from bot.engine.validators import mask_id
+from tests.admin.kit import ID_NUMBER
+from tests.channels.fake_wecom import png
+
+
+async def to_the_id_question(site, user: str, company: str) -> None:
+    await site.start_form(user, company)
+    await site.talk(user, Choose("maker"))
+    await site.talk(user, Upload(png(800, 800), "license.png"))
+    await site.talk(user, Upload(png(700, 700), "site.png"))
+    await site.talk(user, "done")
+
+
+async def test_merchants_search_and_stuck_filter(site):
+    await site.start_form("m1", "Ningbo Coast Trading Co., Ltd.")
+    site.clock.advance(days=5)
+    await site.start_form("m2", "杭州远山机械有限公司")
+    await site.login("olga")
+
+    html = await (await site.client.get("/admin/")).text()
+    assert "Ningbo Coast Trading Co., Ltd." in html and "杭州远山机械有限公司" in html
+    html = await (await site.client.get("/admin/", params={"q": "远山"})).text()
+    assert "杭州远山机械有限公司" in html and "Ningbo Coast" not in html
+    html = await (await site.client.get("/admin/", params={"q": "ningbo"})).text()
+    assert "Ningbo Coast" in html and "远山" not in html
+    # stuck at a step for 3 days or more: only the first merchant
+    html = await (await site.client.get("/admin/", params={"stuck": "3"})).text()
+    assert "Ningbo Coast" in html and "远山" not in html
+    assert "Which kind of company?" in html  # a step without a label: by its question
+    assert "2/6" in html  # progress: the second of the form's six questions
+
+
+async def test_merchant_page_shows_the_transcript_and_masks_id_numbers(site):
+    await to_the_id_question(site, "m1", "Ningbo Coast Trading Co., Ltd.")
+    await site.talk("m1", ID_NUMBER)
+    merchant = await site.merchant("m1")
+    await site.login("olga")
+    response = await site.client.get(f"/admin/merchants/{merchant.id}")
+    assert response.status == 200
+    html = await response.text()
+    assert "What is the company name?" in html  # the guide's side
+    assert "Ningbo Coast Trading Co., Ltd." in html  # the merchant's side
+    assert "▸ Maker" in html  # a button press, by its label
+    assert "license.png" in html and "site.png" in html
+    assert "/admin/documents/" in html  # thumbnails
+    assert ID_NUMBER not in html
+    assert mask_id(ID_NUMBER) in html
+    # the thumbnail is an image; the original is for admins only
+    doc_id = html.split("/admin/documents/")[1].split("/")[0]
+    thumb = await site.client.get(f"/admin/documents/{doc_id}/thumb")
+    assert thumb.status == 200 and thumb.content_type == "image/jpeg"
+    assert (await site.client.get(f"/admin/documents/{doc_id}")).status == 403
+
+
+async def test_admins_download_originals_and_it_is_audited(site):
+    await to_the_id_question(site, "m1", "Ningbo Coast Trading Co., Ltd.")
+    merchant = await site.merchant("m1")
+    await site.login("adam")
+    html = await (await site.client.get(f"/admin/merchants/{merchant.id}")).text()
+    doc_id = html.split("/admin/documents/")[1].split("/")[0].split('"')[0]
+    response = await site.client.get(f"/admin/documents/{doc_id}")
+    assert response.status == 200
+    assert (await response.read()).startswith(b"\x89PNG")
+    audit = await (await site.client.get("/admin/audit")).text()
+    assert "download" in audit and "license.png" in audit
+
+
+async def test_export_is_utf8_with_a_bom_and_masked(site):
+    await to_the_id_question(site, "m1", "宁波海岸贸易有限公司")
+    await site.talk("m1", ID_NUMBER)
+    await site.login("olga")
+    response = await site.client.get("/admin/export.csv")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    body = await response.read()
+    assert body.startswith("\ufeff".encode())
+    text = body.decode("utf-8-sig")
+    assert ID_NUMBER not in text
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:2] == ["ID", "Company"]
+    assert rows[1][1] == "宁波海岸贸易有限公司"
+    zh = await (await site.client.get("/admin/export.csv",
+                                      headers={"Accept-Language": "zh-CN,zh;q=0.9"})).read()
+    assert zh.decode("utf-8-sig").startswith("编号,公司")
+
+
+async def test_the_funnel_counts_who_reached_each_step_and_where_they_stopped(site):
+    await to_the_id_question(site, "m1", "Ningbo Coast Trading Co., Ltd.")  # at legal_id
+    await site.start_form("m2", "杭州远山机械有限公司")  # at kind
+    await site.start_form("m3", "Shenzhen Bright Lamps Co., Ltd.")
+    await site.talk("m3", Choose("trader"))  # at license
+    await site.login("olga")
+    html = await (await site.client.get("/admin/funnel", params={
+        "flow": "form", "since": "2026-11-01", "until": "2026-11-30"})).text()
+    assert "<svg" in html
+    rows = html.split('<tbody>')[-1].split("<tr>")[1:]
+    cells = {r.split("<td>")[1].split("<")[0]: [c.split("<")[0] for c in r.split('">')[1:3]]
+             for r in rows}
+    assert cells["Company name"] == ["3", "0"]
+    assert cells["Which kind of company?"] == ["3", "1"]  # no label: by its question
+    assert cells["License scan"] == ["2", "1"]
+    assert cells["ID number"] == ["1", "1"]
+    # another period: nobody
+    html = await (await site.client.get("/admin/funnel", params={
+        "flow": "form", "since": "2026-12-01", "until": "2026-12-31"})).text()
+    assert "<strong>0</strong>" in html
+    # a channel without merchants: nobody either
+    html = await (await site.client.get("/admin/funnel", params={
+        "flow": "form", "channel": "wecom", "since": "2026-11-01"})).text()
+    assert "<strong>0</strong>" in html
+
+
+async def test_the_language_switch_and_accept_language(site):
+    await site.login("olga")
+    html = await (await site.client.get("/admin/", headers={"Accept-Language": "zh-CN"})).text()
+    assert "商家" in html and 'lang="zh-CN"' in html
+    html = await (await site.client.get("/admin/?lang=en",
+                                        headers={"Accept-Language": "zh-CN"})).text()
+    assert 'lang="en"' in html and "Merchants" in html
+    # the choice is remembered over the browser's language
+    html = await (await site.client.get("/admin/inbox",
+                                        headers={"Accept-Language": "zh-CN"})).text()
+    assert 'lang="en"' in html
