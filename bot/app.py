@@ -17,8 +17,8 @@ from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.worker import Worker, WorkerConfig
 from bot.service import Service
+from bot.store.blobs import open_file_store
 from bot.store.db import Database
-from bot.store.files import FileStore
 
 # Channels whose messages cannot carry buttons: choices are offered as typed commands there.
 TEXT_ONLY_CHANNELS = frozenset({"wecom"})
@@ -38,17 +38,20 @@ def configure_logging(level: str) -> None:
 async def open_service(settings: Settings, database_url: str | None = None
                        ) -> AsyncIterator[Service]:
     guide = load_guide()
-    db = Database(database_url or settings.database_url)
+    url = database_url or settings.database_url
+    db = Database(url)
     await db.migrate()
+    files = open_file_store(settings.file_store, url, settings.files_dir)
     try:
         service = Service(
-            guide, db, FileStore(settings.files_dir),
+            guide, db, files,
             default_locale=settings.bot_default_locale, timezone=settings.bot_timezone,
         )
         install_reminders(service, settings.reminder_timing, buttons=has_buttons)
         install_documents(service, settings)
         yield service
     finally:
+        await asyncio.to_thread(files.close)
         await db.close()
 
 
