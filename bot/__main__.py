@@ -17,6 +17,7 @@ from bot.app import (
     open_service,
     reminder_worker,
     running_reminders,
+    until_stopped,
 )
 from bot.config import Settings
 
@@ -108,8 +109,8 @@ async def run(settings: Settings) -> None:
     async with (open_service(settings) as service,
                 running_reminders(service, settings, senders),
                 serving_uploads(service, settings) as uploads):  # one page, every channel
-        await asyncio.gather(*(serve(service, settings, senders=senders, uploads=uploads)
-                               for serve in channels))
+        await until_stopped(asyncio.gather(*(
+            serve(service, settings, senders=senders, uploads=uploads) for serve in channels)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     # The JSON console owns stdout; logs go to stderr, quiet unless something is wrong.
     quiet = args.command == "chat"
-    configure_logging("WARNING" if quiet else settings.bot_log_level)
+    configure_logging("WARNING" if quiet else settings.bot_log_level, settings.bot_log_format)
     if args.command == "i18n":
         from bot.i18n_tools import update_catalogs
 

@@ -4,34 +4,82 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TextIO
 
+from bot import logs, metrics
 from bot.channels.base import Sender
 from bot.config import Settings
 from bot.content import load_guide
 from bot.documents import install as install_documents
+from bot.engine.model import Event
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.worker import Worker, WorkerConfig
-from bot.service import Service
+from bot.service import Result, Service
 from bot.store.blobs import open_file_store
 from bot.store.db import Database
 
 # Channels whose messages cannot carry buttons: choices are offered as typed commands there.
 TEXT_ONLY_CHANNELS = frozenset({"wecom"})
+log = logging.getLogger(__name__)
 
 
 def has_buttons(channel: str) -> bool:
     return channel not in TEXT_ONLY_CHANNELS
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """``fmt``: ``text`` (lines) or ``json`` (one object a line); see ``bot.logs``."""
+    logs.configure(level, fmt)
+
+
+class MeteredService(Service):
+    """The service, counted for ``/metrics``: events by outcome, their latency, in flight."""
+
+    async def handle(self, channel: str, user_key: str, event: Event, **options: Any) -> Result:
+        metrics.QUEUE_DEPTH.inc()
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            result = await super().handle(channel, user_key, event, **options)
+            outcome = "duplicate" if result.duplicate else "applied"
+            return result
+        finally:
+            metrics.QUEUE_DEPTH.dec()
+            metrics.TURNS.labels(channel, outcome).inc()
+            metrics.TURN_SECONDS.labels(channel).observe(time.perf_counter() - started)
+
+
+async def until_stopped(work: Awaitable[Any]) -> None:
+    """Run ``work`` (the servers) until it ends or SIGTERM / SIGINT arrives. Then it is
+    cancelled: each server stops taking new updates and, in its ``finally``, finishes the
+    turns it holds; this returns once they are done (so the process exits 0)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        stopping.cancel()
+    if task.done():
+        task.result()  # the servers ended on their own: their error, if any, goes on
+        return
+    log.info("stopping: no new updates; finishing the turns in flight")
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
 
 
 @asynccontextmanager
@@ -43,7 +91,7 @@ async def open_service(settings: Settings, database_url: str | None = None
     await db.migrate()
     files = open_file_store(settings.file_store, url, settings.files_dir)
     try:
-        service = Service(
+        service = MeteredService(
             guide, db, files,
             default_locale=settings.bot_default_locale, timezone=settings.bot_timezone,
         )

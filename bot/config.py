@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     bot_default_locale: str = "zh_CN"
     bot_timezone: str = "Asia/Shanghai"
     bot_log_level: str = "INFO"
+    bot_log_format: Literal["text", "json"] = "text"  # json: one object a line
     # Where accepted files live: "local" (BOT_DATA_DIR/files) or "database" (the blobs table,
     # seen by every host that shares the database). Unset: database on PostgreSQL, else local.
     bot_file_store: Literal["local", "database"] | None = None

@@ -18,7 +18,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -67,7 +67,8 @@ def safe_name(raw: str | None, fallback: str) -> str:
 class UploadPage:
     def __init__(self, service: Service, *, secret: bytes, base_url: str,
                  ttl: int = DEFAULT_TTL, env: Environment | None = None,
-                 clock: Clock = time.time, path: str = "/upload") -> None:
+                 clock: Clock = time.time, path: str = "/upload",
+                 also: Sequence[Callable[[web.Application], None]] = ()) -> None:
         if len(secret) < 16:
             raise ValueError("the upload secret must have at least 16 bytes")
         self.service = service
@@ -79,6 +80,7 @@ class UploadPage:
         self.path = "/" + path.strip("/")
         self._deliver: dict[str, Deliver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._also = tuple(also)  # more routes for the same server (health and metrics)
 
     # -- for channels ----------------------------------------------------------------------
     def register(self, channel: str, deliver: Deliver) -> None:
@@ -95,6 +97,8 @@ class UploadPage:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(self.path + "/{token}", self.show)
         app.router.add_post(self.path + "/{token}", self.receive)
+        for add_routes in self._also:
+            add_routes(app)
 
     async def close(self) -> None:
         """Wait (bounded) for replies still being delivered into the chats."""
