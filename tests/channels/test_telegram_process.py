@@ -21,6 +21,7 @@ ID = "33010619850317461" + id_check_char("33010619850317461")
 PHONE = "13812345678"
 USCC = "91330106MA2B3C4D5" + uscc_check_char("91330106MA2B3C4D5")
 SECRET = "right-secret_1"
+START_WAIT = 120.0  # seconds for a new process to import and start, on a loaded machine
 
 
 class BotProcess:
@@ -47,7 +48,7 @@ class BotProcess:
         ready = "setWebhook" if "TELEGRAM_WEBHOOK_URL" in self.env else "getUpdates"
         try:
             await self.api.until(lambda: any(n == ready for n, _ in self.api.calls[calls:])
-                                 or self.proc.poll() is not None)
+                                 or self.proc.poll() is not None, timeout=START_WAIT)
         except TimeoutError:
             raise AssertionError(f"the bot did not start:\n{self.log()}") from None
         assert self.proc.poll() is None, f"the bot exited:\n{self.log()}"
@@ -277,7 +278,7 @@ async def test_webhook_mode_checks_the_secret(tmp_path, api, library, database_u
 async def test_a_409_conflict_is_reported_plainly(bot, api):
     api.conflict = True
     bot.spawn()
-    code = await asyncio.to_thread(bot.proc.wait, WAIT)
+    code = await asyncio.to_thread(bot.proc.wait, START_WAIT)
     assert code != 0
     assert "another copy of this bot" in bot.log()
     assert "Traceback" not in bot.log()
