@@ -60,6 +60,9 @@ async def until_stopped(work: Awaitable[Any]) -> None:
     turns it holds; this returns once they are done (so the process exits 0)."""
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(work)
+    # A server may end the process (SystemExit with a plain sentence): asyncio then stops at
+    # once, before anyone reads the outcome; read it here, or asyncio logs a traceback.
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
