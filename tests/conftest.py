@@ -3,7 +3,8 @@
 - unset: a SQLite file in the test's ``tmp_path`` (the embedded default);
 - ``postgresql+asyncpg://user:password@host:port/db``: a fresh database per test, copied
   (``CREATE DATABASE ... TEMPLATE``) from one migrated once per run, and dropped afterwards.
-  The role needs CREATEDB; the database in the URL is only where the copies are made from.
+  The role needs CREATEDB and pg_signal_backend (to drop a copy a test left connected), or
+  SUPERUSER; the database in the URL is only where the copies are made from.
 
 Tests read the database through its URL (``read``), never through a file.
 """

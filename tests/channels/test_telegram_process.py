@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import read
+from conftest import on_postgresql, read
 from fake_telegram import TOKEN, WAIT, FakeBotAPI, Person, button_ids, picture
 
 from bot.content import load_guide
@@ -152,7 +152,10 @@ async def test_a_full_chinese_basic_certification_with_uploads(bot, api, zh):
     assert len(bot.documents("tax_registration")) == 1
     (license_,) = bot.documents("business_license")
     assert license_[0] == "营业执照.jpg"
-    assert list((bot.data / "files").rglob("*.jpg"))
+    if on_postgresql():  # kept in the database, for every host (BOT_FILE_STORE=database)
+        assert read(bot.database_url, "SELECT name FROM blobs WHERE name LIKE '%.jpg'")
+    else:
+        assert list((bot.data / "files").rglob("*.jpg"))
     assert TOKEN not in bot.log() and TOKEN.split(":")[1] not in bot.log()
     assert set(api.commands) == {None, "zh", "en"}
     assert [c["command"] for c in api.commands["zh"]][:3] == ["start", "back", "cancel"]
