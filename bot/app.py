@@ -92,7 +92,7 @@ async def open_service(settings: Settings, database_url: str | None = None
     url = database_url or settings.database_url
     db = Database(url)
     await db.migrate()
-    files = open_file_store(settings.file_store, url, settings.files_dir)
+    files = open_file_store(settings.file_store_for(url), url, settings.files_dir)
     try:
         service = MeteredService(
             guide, db, files,

@@ -121,9 +121,13 @@ class Settings(BaseSettings):
 
     @property
     def file_store(self) -> str:
+        return self.file_store_for(self.database_url)
+
+    def file_store_for(self, database_url: str) -> str:
+        """BOT_FILE_STORE, or what suits the database (``chat --db`` may name another)."""
         if self.bot_file_store:
             return self.bot_file_store
-        return "database" if self.database_url.startswith("postgresql") else "local"
+        return "database" if database_url.startswith("postgresql") else "local"
 
     @model_validator(mode="after")
     def _file_store(self) -> Settings:
