@@ -20,6 +20,7 @@ from bot.app import (
     reminder_worker,
     running_reminders,
     warn_unencrypted,
+    until_stopped,
 )
 from bot.channels.base import ChannelError
 from bot.config import Settings
@@ -135,8 +136,8 @@ async def run(settings: Settings) -> None:
                 running_reminders(service, settings, senders),
                 serving_console(service, settings, senders),  # BOT_ADMIN_LISTEN, if set
                 serving_uploads(service, settings) as uploads):  # one page, every channel
-        await asyncio.gather(*(serve(service, settings, senders=senders, uploads=uploads)
-                               for serve in channels))
+        await until_stopped(asyncio.gather(*(
+            serve(service, settings, senders=senders, uploads=uploads) for serve in channels)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +150,7 @@ def command(args: argparse.Namespace) -> int:
     settings = Settings()
     # The JSON console owns stdout; logs go to stderr, quiet unless something is wrong.
     quiet = args.command == "chat"
-    configure_logging("WARNING" if quiet else settings.bot_log_level)
+    configure_logging("WARNING" if quiet else settings.bot_log_level, settings.bot_log_format)
     if args.command == "i18n":
         from bot.i18n_tools import update_catalogs
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TextIO
@@ -13,20 +15,22 @@ from typing import Any, TextIO
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import logs, metrics
 from bot.channels.base import Sender
 from bot.config import Settings
 from bot.content import load_guide
 from bot.documents import install as install_documents
 from bot.engine.messages import Msg
-from bot.license import install as install_license
+from bot.engine.model import Event
 from bot.handoff import install as install_handoff
+from bot.license import install as install_license
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.worker import Worker, WorkerConfig
-from bot.service import Service
+from bot.service import Result, Service
 from bot.startup import StartupError
+from bot.store.blobs import open_file_store
 from bot.store.db import Database
-from bot.store.files import FileStore
 
 # Channels whose messages cannot carry buttons: choices are offered as typed commands there.
 TEXT_ONLY_CHANNELS = frozenset({"wecom"})
@@ -37,10 +41,56 @@ def has_buttons(channel: str) -> bool:
     return channel not in TEXT_ONLY_CHANNELS
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """``fmt``: ``text`` (lines) or ``json`` (one object a line); see ``bot.logs``."""
+    logs.configure(level, fmt)
+
+
+class MeteredService(Service):
+    """The service, counted for ``/metrics``: events by outcome, their latency, in flight."""
+
+    async def handle(self, channel: str, user_key: str, event: Event, **options: Any) -> Result:
+        metrics.QUEUE_DEPTH.inc()
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            result = await super().handle(channel, user_key, event, **options)
+            outcome = "duplicate" if result.duplicate else "applied"
+            return result
+        finally:
+            metrics.QUEUE_DEPTH.dec()
+            metrics.TURNS.labels(channel, outcome).inc()
+            metrics.TURN_SECONDS.labels(channel).observe(time.perf_counter() - started)
+
+
+async def until_stopped(work: Awaitable[Any]) -> None:
+    """Run ``work`` (the servers) until it ends or SIGTERM / SIGINT arrives. Then it is
+    cancelled: each server stops taking new updates and, in its ``finally``, finishes the
+    turns it holds; this returns once they are done (so the process exits 0)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    # A server may end the process (SystemExit with a plain sentence): asyncio then stops at
+    # once, before anyone reads the outcome; read it here, or asyncio logs a traceback.
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        stopping.cancel()
+    if task.done():
+        task.result()  # the servers ended on their own: their error, if any, goes on
+        return
+    log.info("stopping: no new updates; finishing the turns in flight")
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
 
 
 def console_url(settings: Settings) -> str | None:
@@ -55,9 +105,11 @@ async def open_service(settings: Settings, database_url: str | None = None,
     applied to the conversation but not sent, as in the JSON console)."""
     guide = load_guide()
     db = await open_database(settings, database_url)
+    url = database_url or settings.database_url
+    files = open_file_store(settings.file_store_for(url), url, settings.files_dir)
     try:
-        service = Service(
-            guide, db, FileStore(settings.files_dir),
+        service = MeteredService(
+            guide, db, files,
             default_locale=settings.bot_default_locale, timezone=settings.bot_timezone,
         )
         install_reminders(service, settings.reminder_timing, buttons=has_buttons)
@@ -73,6 +125,7 @@ async def open_service(settings: Settings, database_url: str | None = None,
             if license_desk is not None:
                 await license_desk.close()
     finally:
+        await asyncio.to_thread(files.close)
         await db.close()
 
 

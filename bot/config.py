@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     bot_default_locale: str = "zh_CN"
     bot_timezone: str = "Asia/Shanghai"
     bot_log_level: str = "INFO"
+    bot_log_format: Literal["text", "json"] = "text"  # json: one object a line
+    # Where accepted files live: "local" (BOT_DATA_DIR/files) or "database" (the blobs table,
+    # seen by every host that shares the database). Unset: database on PostgreSQL, else local.
+    bot_file_store: Literal["local", "database"] | None = None
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_server: str = "https://api.telegram.org"  # or a self-hosted Bot API server
@@ -167,6 +171,23 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.bot_data_dir / 'bot.db').resolve()}"
 
     @property
+    def file_store(self) -> str:
+        return self.file_store_for(self.database_url)
+
+    def file_store_for(self, database_url: str) -> str:
+        """BOT_FILE_STORE, or what suits the database (``chat --db`` may name another)."""
+        if self.bot_file_store:
+            return self.bot_file_store
+        return "database" if database_url.startswith("postgresql") else "local"
+
+    @model_validator(mode="after")
+    def _file_store(self) -> Settings:
+        if self.bot_file_store == "database" and self.database_url.startswith("sqlite"):
+            raise ValueError("BOT_FILE_STORE=database needs a PostgreSQL BOT_DATABASE_URL; "
+                             "with SQLite, files stay in BOT_DATA_DIR (local)")
+        return self
+
+    @property
     def files_dir(self) -> Path:
         return self.bot_data_dir / "files"
 
@@ -184,6 +205,11 @@ class Settings(BaseSettings):
             if not sep or not port.isdigit():
                 raise ValueError(f"BOT_ADMIN_LISTEN must be host:port, got {value!r}")
         return value
+
+    @field_validator("bot_file_store", mode="before")
+    @classmethod
+    def _file_store_name(cls, value: object) -> object:
+        return value.strip().lower() or None if isinstance(value, str) else value
 
     @field_validator("bot_retention_days", mode="before")
     @classmethod

@@ -23,8 +23,8 @@ def guide():
 
 
 @pytest.fixture
-async def service(tmp_path, guide):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def service(tmp_path, guide, database_url):
+    db = Database(database_url)
     await db.migrate()
     yield Service(guide, db, FileStore(tmp_path / "files"))
     await db.close()
@@ -67,11 +67,11 @@ async def test_merchants_are_served_independently(service):
     assert await count(service, Merchant) == 8
 
 
-async def test_state_survives_a_new_service(tmp_path, guide, service):
+async def test_state_survives_a_new_service(tmp_path, guide, service, database_url):
     await service.handle("t", "u3", Hello())
     await service.handle("t", "u3", Choose("basic"))
     await service.handle("t", "u3", Text("Ningbo Coast Trading Co., Ltd."))
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    db = Database(database_url)
     await db.migrate()  # a second start runs the migrations again: nothing to do
     fresh = Service(guide, db, FileStore(tmp_path / "files"))
     again = await fresh.handle("t", "u3", Hello())

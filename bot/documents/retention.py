@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.documents.outbox import Outbox
 from bot.documents.privacy import remove_files
 from bot.store.console import forget_transcripts
+from bot.store.blobs import open_file_store
 from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.store.models import Document, Merchant
@@ -73,11 +74,12 @@ async def sweep(db: Database, files: FileStore, outbox: Outbox, *, days: int | N
 async def _run(settings: Settings, days: int | None) -> Swept:
     db = Database(settings.database_url)
     await db.migrate()
+    files = open_file_store(settings.file_store, settings.database_url, settings.files_dir)
     try:
         now = datetime.now(UTC).replace(tzinfo=None)
-        return await sweep(db, FileStore(settings.files_dir), Outbox(settings.outbox_dir),
-                           days=days, now=now)
+        return await sweep(db, files, Outbox(settings.outbox_dir), days=days, now=now)
     finally:
+        await asyncio.to_thread(files.close)
         await db.close()
 
 

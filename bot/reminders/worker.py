@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from bot import metrics
 from bot.channels.base import DeliveryError, Sender
 from bot.engine.model import Reply
 from bot.engine.render import Renderer
@@ -146,12 +147,15 @@ class Worker:
             await asyncio.wait_for(sender.send(item.user_key, [reply]),
                                    self.config.send_timeout)
         except DeliveryError as exc:
+            metrics.SENDS.labels(item.channel, "failed").inc()
             await self._failed(item, token, now, attempts, str(exc), exc.permanent)
             return None
         except Exception as exc:  # a sender bug or a timeout: retried, a bounded number of times
+            metrics.SENDS.labels(item.channel, "failed").inc()
             log.exception("reminder %d: send raised", item.id)
             await self._failed(item, token, now, attempts, type(exc).__name__, False)
             return None
+        metrics.SENDS.labels(item.channel, "sent").inc()
         marked = await self._update(
             item.id, and_(Reminder.status == F.CLAIMED, Reminder.claim_token == token),
             status=F.SENT, sent_at=now, claim_token=None, claimed_until=None,

@@ -31,19 +31,26 @@ class FileStore:
     # -- random names --------------------------------------------------------------------
     def store(self, kind: str, data: bytes) -> str:
         """Write ``data`` under a new random name; returns the name to keep in the row."""
-        token = secrets.token_hex(16)
-        name = f"{token[:2]}/{token}.{kind}"
+        name = self.new_name(kind)
         self._write(self.root / name, data)
         return name
 
+    @staticmethod
+    def new_name(kind: str) -> str:
+        token = secrets.token_hex(16)
+        return f"{token[:2]}/{token}.{kind}"
+
     def locate(self, name: str) -> Path:
         """The path of a stored name; refuses anything that is not one of ours."""
+        return self.path_of(name)
+
+    def remove(self, name: str) -> None:
+        self.path_of(name).unlink(missing_ok=True)
+
+    def path_of(self, name: str) -> Path:
         if not _NAME.match(name):
             raise ValueError("not a storage name")
         return self.root / name
-
-    def remove(self, name: str) -> None:
-        self.locate(name).unlink(missing_ok=True)
 
     def names(self) -> Iterator[tuple[str, float]]:
         """Every stored name with its modification time (content-addressed files excluded)."""
@@ -59,6 +66,9 @@ class FileStore:
         younger one may belong to a transaction that has not committed yet)."""
         keep, cutoff = set(referenced), time.time() - older_than
         return [name for name, mtime in self.names() if name not in keep and mtime < cutoff]
+
+    def close(self) -> None:
+        """Nothing to release on disk (the database store closes its connections)."""
 
     # -- content-addressed (rows written before random names) -----------------------------
     def path(self, sha256: str, kind: str) -> Path:

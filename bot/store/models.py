@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -250,3 +250,14 @@ class Handoff(Base):
     answered_at: Mapped[datetime | None]  # an operator's latest reply
     closed_at: Mapped[datetime | None]
     closed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Blob(Base):
+    """A stored file's bytes under its storage name (``BOT_FILE_STORE=database``)."""
+
+    __tablename__ = "blobs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # as Document.storage
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]  # naive UTC; retention keeps young unreferenced blobs

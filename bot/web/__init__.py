@@ -1,4 +1,5 @@
-"""Web pages the bot serves itself: the one-time document upload page."""
+"""Web pages the bot serves itself: the one-time document upload page, with health and metrics
+(``bot.web.ops``) on the same server."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.service import Service
+from bot.web.ops import Operations
 from bot.web.upload import UploadPage
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def upload_secret(settings: Settings) -> bytes:
 
 def build_upload_page(service: Service, settings: Settings, base_url: str) -> UploadPage:
     page = UploadPage(service, secret=upload_secret(settings), base_url=base_url,
-                      ttl=settings.bot_upload_ttl)
+                      ttl=settings.bot_upload_ttl, also=[Operations(service.db).add_routes])
     if settings.telegram_bot_token:  # the Mini App at /upload/app checks Telegram's HMAC
         page.telegram_token = settings.telegram_bot_token.get_secret_value()
     return page

@@ -18,7 +18,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -68,7 +68,8 @@ def safe_name(raw: str | None, fallback: str) -> str:
 class UploadPage:
     def __init__(self, service: Service, *, secret: bytes, base_url: str,
                  ttl: int = DEFAULT_TTL, env: Environment | None = None,
-                 clock: Clock = time.time, path: str = "/upload") -> None:
+                 clock: Clock = time.time, path: str = "/upload",
+                 also: Sequence[Callable[[web.Application], None]] = ()) -> None:
         if len(secret) < 16:
             raise ValueError("the upload secret must have at least 16 bytes")
         self.service = service
@@ -81,6 +82,7 @@ class UploadPage:
         self._deliver: dict[str, Deliver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.telegram_token: str | None = None  # set: also served as a Telegram Mini App
+        self._also = tuple(also)  # more routes for the same server (health and metrics)
 
     # -- for channels ----------------------------------------------------------------------
     def register(self, channel: str, deliver: Deliver) -> None:
@@ -102,6 +104,8 @@ class UploadPage:
         # a token is always ``payload.mac``: other names under the path stay free (the Mini App)
         app.router.add_get(self.path + r"/{token:[^/.]+\.[^/.]+}", self.show)
         app.router.add_post(self.path + r"/{token:[^/.]+\.[^/.]+}", self.receive)
+        for add_routes in self._also:
+            add_routes(app)
 
     def launcher(self, request: web.Request) -> web.Response:
         """The Mini App's first page: its script trades Telegram's launch data for a link."""

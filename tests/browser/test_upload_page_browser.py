@@ -35,8 +35,8 @@ from playwright.async_api import async_playwright  # noqa: E402  (a test depende
 
 
 @pytest.fixture
-async def site(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def site(tmp_path, database_url):
+    db = Database(database_url)
     await db.migrate()
     service = Service(mini_guide(tmp_path / "dialogs"), db, FileStore(tmp_path / "files"))
     delivered: list[tuple[str, Result]] = []

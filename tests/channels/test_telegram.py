@@ -85,8 +85,8 @@ def guide():
 
 
 @pytest.fixture
-async def service(tmp_path, guide):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def service(tmp_path, guide, database_url):
+    db = Database(database_url)
     await db.migrate()
     yield Service(guide, db, FileStore(tmp_path / "files"))
     await db.close()

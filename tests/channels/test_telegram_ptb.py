@@ -75,9 +75,9 @@ class RecordingRequest(BaseRequest):
 
 
 @pytest.fixture
-async def ptb(tmp_path, monkeypatch):
+async def ptb(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("PTB_TIMEDELTA", "1")  # as bot.channels.telegram.ptb.build_application does
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    db = Database(database_url)
     await db.migrate()
     service = Service(load_guide(TINY / "dialogs", TINY / "locales"), db,
                       FileStore(tmp_path / "files"))

@@ -29,7 +29,7 @@ LINK = re.compile(r"http://bot\.test(/upload/\S+)")
 
 
 @pytest.fixture
-async def service(tmp_path):
+async def service(tmp_path, database_url):
     # the tiny guide, its license question taking files larger than bots may download
     dialogs = shutil.copytree(TINY / "dialogs", tmp_path / "dialogs")
     form = dialogs / "form.yaml"
@@ -37,7 +37,7 @@ async def service(tmp_path):
     larger = text.replace("max_mb: 10\n      recommend_mb", "max_mb: 30\n      recommend_mb", 1)
     assert larger != text
     form.write_text(larger, encoding="utf-8")
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    db = Database(database_url)
     await db.migrate()
     yield Service(load_guide(dialogs, TINY / "locales"), db, FileStore(tmp_path / "files"))
     await db.close()

@@ -79,10 +79,10 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path):
+async def stack(tmp_path, database_url):
     fake = FakeWeCom()
     await fake.start()
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    db = Database(database_url)
     await db.migrate()
     service = Service(mini_guide(tmp_path / "dialogs"), db, FileStore(tmp_path / "files"))
     async with aiohttp.ClientSession() as session:

@@ -12,13 +12,13 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import sys
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
+from conftest import read
 from fake_wecom import (
     AES_KEY,
     AGENT_ID,
@@ -51,14 +51,16 @@ def free_port() -> int:
 class Bot:
     """One ``python -m bot run`` subprocess, restartable on the same data directory."""
 
-    def __init__(self, tmp: Path, api_base: str) -> None:
+    def __init__(self, tmp: Path, api_base: str, database_url: str) -> None:
         self.tmp = tmp
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("WECOM_", "BOT_", "TELEGRAM_"))}
         self.env.update({
             "PYTHONPATH": str(ROOT), "BOT_DATA_DIR": str(tmp / "data"), "BOT_LOG_LEVEL": "INFO",
+            "BOT_DATABASE_URL": database_url,
             "WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": AGENT_ID, "WECOM_SECRET": SECRET,
             "WECOM_TOKEN": TOKEN, "WECOM_ENCODING_AES_KEY": AES_KEY,
             "WECOM_LISTEN": f"127.0.0.1:{self.port}", "WECOM_API_BASE": api_base,
@@ -111,10 +113,10 @@ class Bot:
 
 
 @pytest.fixture
-async def world(tmp_path):
+async def world(tmp_path, database_url):
     fake = FakeWeCom()
     await fake.start()
-    bot = Bot(tmp_path, fake.base_url)
+    bot = Bot(tmp_path, fake.base_url, database_url)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         try:
             await bot.start(http)
@@ -156,8 +158,7 @@ class Merchant:
 
 
 def db_rows(bot: Bot, sql: str) -> list[tuple]:
-    with sqlite3.connect(bot.tmp / "data" / "bot.db") as conn:
-        return conn.execute(sql).fetchall()
+    return read(bot.database_url, sql)
 
 
 async def test_url_verification(world):

@@ -70,8 +70,8 @@ def _upload_png():
 
 
 @pytest.fixture
-async def page(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def page(tmp_path, database_url):
+    db = Database(database_url)
     await db.migrate()
     service = Service(mini_guide(tmp_path / "dialogs"), db, FileStore(tmp_path / "files"))
     clock = Clock()

@@ -6,13 +6,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import sqlite3
 import time
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import read
 from cryptography.fernet import Fernet
 from pypdf import PdfReader
 from sqlalchemy import func, select
@@ -51,9 +51,10 @@ def guide():
 
 
 @pytest.fixture
-async def desk(tmp_path, guide):
+async def desk(tmp_path, guide, database_url):
     """(service, settings): the service as the app builds it, with an encryption key."""
     settings = Settings(_env_file=None, bot_data_dir=tmp_path / "data",
+                        bot_database_url=database_url,
                         bot_encryption_key=Fernet.generate_key().decode())
     db = Database(settings.database_url)
     await db.migrate()
@@ -246,9 +247,9 @@ async def test_asking_for_a_smaller_copy_of_a_small_scan_changes_nothing(desk):
 
 
 def raw_state(settings, user="m1") -> str:
-    with sqlite3.connect(settings.bot_data_dir / "bot.db") as db:
-        (state,) = db.execute("SELECT state FROM merchants WHERE user_key = ?", (user,)).fetchone()
-    return state
+    (state,) = read(settings.database_url, "SELECT state FROM merchants WHERE user_key = :user",
+                    user=user)[0]
+    return state if isinstance(state, str) else json.dumps(state, ensure_ascii=False)
 
 
 async def test_id_numbers_are_encrypted_at_rest_and_shown_masked(desk):
@@ -269,8 +270,9 @@ async def test_id_numbers_are_encrypted_at_rest_and_shown_masked(desk):
                                                                   "number": MASKED}
 
 
-async def test_without_a_key_nothing_changes(tmp_path, guide):
-    settings = Settings(_env_file=None, bot_data_dir=tmp_path / "plain")
+async def test_without_a_key_nothing_changes(tmp_path, guide, database_url):
+    settings = Settings(_env_file=None, bot_data_dir=tmp_path / "plain",
+                        bot_database_url=database_url)
     db = Database(settings.database_url)
     await db.migrate()
     service = Service(guide, db, FileStore(settings.files_dir))

@@ -91,8 +91,8 @@ class Bench:
         return await self.worker.run_once(self.clock.set(local_text))
 
 
-async def open_bench(tmp_path, guide, **config) -> Bench:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def open_bench(database_url, tmp_path, guide, **config) -> Bench:
+    db = Database(database_url)
     await db.migrate()
     return Bench(db, guide, FileStore(tmp_path / "files"), Clock(utc("2026-04-01 12:00")),
                  **config)

@@ -32,8 +32,8 @@ def guide():
 
 
 @pytest.fixture
-async def bench(tmp_path, guide):
-    bench = await open_bench(tmp_path, guide)
+async def bench(tmp_path, guide, database_url):
+    bench = await open_bench(database_url, tmp_path, guide)
     yield bench
     await bench.db.close()
 

@@ -24,7 +24,6 @@ TIMEOUT = 120  # seconds for one worker process on a loaded machine
 def remind(data_dir: Path, now: str, **env_extra: str) -> subprocess.Popen:
     env = {**os.environ, "BOT_DATA_DIR": str(data_dir), "BOT_LOG_LEVEL": "WARNING",
            **env_extra}
-    env.pop("BOT_DATABASE_URL", None)
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "remind", "--once", "--now", now], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
@@ -42,13 +41,18 @@ def run(data_dir: Path, now: str, **env_extra: str) -> list[dict]:
 
 
 @pytest.fixture
-def data_dir(tmp_path):
+def data_dir(tmp_path, database_url, monkeypatch):
+    monkeypatch.setenv("BOT_DATABASE_URL", database_url)  # the workers' database (inherited)
     return tmp_path / "data"
+
+
+def database() -> Database:
+    return Database(os.environ["BOT_DATABASE_URL"])
 
 
 async def seed(data_dir: Path, count: int, due: datetime) -> list[int]:
     """``count`` console merchants, each with one renewal reminder due at ``due`` (UTC)."""
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'bot.db'}")
+    db = database()
     await db.migrate()
     try:
         async with db.session() as session, session.begin():
@@ -72,7 +76,7 @@ async def seed(data_dir: Path, count: int, due: datetime) -> list[int]:
 
 
 async def statuses(data_dir: Path) -> dict[int, tuple[str, int]]:
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'bot.db'}")
+    db = database()
     try:
         async with db.session() as session:
             rows = await session.scalars(select(Reminder))
@@ -82,7 +86,7 @@ async def statuses(data_dir: Path) -> dict[int, tuple[str, int]]:
 
 
 async def test_the_console_line_is_the_delivery(data_dir):
-    bench = await open_bench(data_dir, load_guide())
+    bench = await open_bench(os.environ["BOT_DATABASE_URL"], data_dir, load_guide())
     try:
         await bench.passed("shop", "basic", "2026-03-10", channel="console", lang="en")
         first = (await bench.reminders("shop"))[0]

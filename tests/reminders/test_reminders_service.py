@@ -33,8 +33,8 @@ def guide():
 
 
 @pytest.fixture
-async def bench(tmp_path, guide):
-    bench = await open_bench(tmp_path, guide)
+async def bench(tmp_path, guide, database_url):
+    bench = await open_bench(database_url, tmp_path, guide)
     yield bench
     await bench.db.close()
 
@@ -238,8 +238,8 @@ async def test_failed_sends_are_retried_with_backoff_then_given_up(bench):
     assert (await bench.reminders("b", id=first.id))[0].status == "sent"
 
 
-async def test_permanent_failure_and_bounded_attempts(tmp_path, guide):
-    bench = await open_bench(tmp_path, guide, max_attempts=3)
+async def test_permanent_failure_and_bounded_attempts(tmp_path, guide, database_url):
+    bench = await open_bench(database_url, tmp_path, guide, max_attempts=3)
     try:
         bench.senders["t"] = FakeSender(fail=[DeliveryError("blocked", permanent=True)]
                                         + [RuntimeError("bug")] * 3)
@@ -303,8 +303,8 @@ async def test_the_worker_loop_sends_on_its_own(bench):
     assert [user for user, _ in bench.telegram.sent] == ["loop"]
 
 
-async def test_open_service_installs_reminders(tmp_path):
-    settings = Settings(bot_data_dir=tmp_path / "data")
+async def test_open_service_installs_reminders(tmp_path, database_url):
+    settings = Settings(bot_data_dir=tmp_path / "data", bot_database_url=database_url)
     async with open_service(settings) as service:
         assert "reminders" in service.commands and "rem" in service.choice_prefixes
         senders = build_senders(settings)
