@@ -23,5 +23,5 @@ async def test_migrations_build_exactly_the_models(tmp_path):
         journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
     await db.close()
     assert differences == []
-    assert {"merchants", "documents", "certifications", "processed_updates"} <= tables
+    assert {"merchants", "documents", "certifications", "turns"} <= tables
     assert journal == "wal"

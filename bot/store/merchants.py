@@ -1,0 +1,131 @@
+"""A merchant's conversation as the service caches it, and the statements of a turn.
+
+Reads take a connection of their own; writes run inside the writer's batch (``bot.store.writer``)
+on its connection, in the turn's savepoint. SQLAlchemy Core throughout: the statements are
+compiled once and cached; no ORM unit of work on the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.engine.model import DocumentRef
+from bot.store.models import Certification, Document, Merchant
+
+merchants = Merchant.__table__
+documents = Document.__table__
+certifications = Certification.__table__
+
+
+class VersionConflict(RuntimeError):
+    """The merchant's row moved on since it was read: another process (or a stale cache) wrote
+    it first. The turn is retried on fresh state."""
+
+
+@dataclass
+class Snapshot:
+    """What the database holds for one merchant, at ``version``."""
+
+    id: int
+    version: int
+    locale: str
+    timezone: str
+    state: dict[str, Any]  # as stored (sealed)
+    documents: list[DocumentRef] = field(default_factory=list)
+    certifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_BY_KEY = select(merchants.c.id, merchants.c.version, merchants.c.locale, merchants.c.timezone,
+                 merchants.c.state)
+
+
+async def load(engine: AsyncEngine, channel: str, user_key: str) -> Snapshot | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(_BY_KEY.where(
+            merchants.c.channel == channel, merchants.c.user_key == user_key))).first()
+        if row is None:
+            return None
+        docs = await conn.execute(
+            select(documents.c.sha256, documents.c.category, documents.c.name,
+                   documents.c.kind, documents.c.size, documents.c.phash)
+            .where(documents.c.merchant_id == row.id).order_by(documents.c.id))
+        certs = await conn.execute(
+            select(certifications.c.kind, certifications.c.status, certifications.c.reason)
+            .where(certifications.c.merchant_id == row.id))
+        return Snapshot(
+            row.id, row.version, row.locale, row.timezone, row.state or {},
+            [DocumentRef(*d) for d in docs],
+            {c.kind: {"status": c.status, "reason": c.reason} for c in certs},
+        )
+
+
+async def create(conn: AsyncConnection, channel: str, user_key: str, locale: str,
+                 timezone: str, state: dict, now: datetime) -> int:
+    """Insert a new merchant at version 1. Another process inserting the same merchant first
+    raises ``IntegrityError`` (UNIQUE channel, user_key): the turn is retried on its row."""
+    result = await conn.execute(insert(merchants).values(
+        channel=channel, user_key=user_key, locale=locale, timezone=timezone, state=state,
+        version=1, created_at=now, updated_at=now))
+    return result.inserted_primary_key[0]
+
+
+async def advance(conn: AsyncConnection, merchant_id: int, version: int, *, state: dict,
+                  locale: str, now: datetime, **more: Any) -> None:
+    """Write the turn's state if the row is still at ``version``; else ``VersionConflict``."""
+    result = await conn.execute(
+        update(merchants)
+        .where(merchants.c.id == merchant_id, merchants.c.version == version)
+        .values(state=state, locale=locale, version=version + 1, updated_at=now, **more))
+    if result.rowcount != 1:
+        raise VersionConflict(merchant_id)
+
+
+async def claim(conn: AsyncConnection, merchant_id: int, version: int) -> None:
+    """Take the next version before a command's own writes (the state follows with
+    ``settle``): the version guard comes before every effect."""
+    result = await conn.execute(
+        update(merchants)
+        .where(merchants.c.id == merchant_id, merchants.c.version == version)
+        .values(version=version + 1))
+    if result.rowcount != 1:
+        raise VersionConflict(merchant_id)
+
+
+async def settle(conn: AsyncConnection, merchant_id: int, *, state: dict, locale: str,
+                 now: datetime) -> None:
+    await conn.execute(update(merchants).where(merchants.c.id == merchant_id)
+                       .values(state=state, locale=locale, updated_at=now))
+
+
+async def timezone_of(conn: AsyncConnection, merchant_id: int) -> str:
+    return (await conn.execute(select(merchants.c.timezone)
+                               .where(merchants.c.id == merchant_id))).scalar_one()
+
+
+async def add_document(conn: AsyncConnection, merchant_id: int, ref: DocumentRef, step: str,
+                       storage: str, now: datetime) -> None:
+    await conn.execute(insert(documents).values(
+        merchant_id=merchant_id, category=ref.category, step=step, name=ref.name,
+        kind=ref.kind, size=ref.size, sha256=ref.sha256, phash=ref.phash, storage=storage,
+        created_at=now))
+
+
+async def drop_documents(conn: AsyncConnection, merchant_id: int, category: str) -> None:
+    await conn.execute(delete(documents).where(documents.c.merchant_id == merchant_id,
+                                               documents.c.category == category))
+
+
+async def record_certification(conn: AsyncConnection, merchant_id: int, kind: str, status: str,
+                               reason: str | None, now: datetime) -> None:
+    changed = await conn.execute(
+        update(certifications)
+        .where(certifications.c.merchant_id == merchant_id, certifications.c.kind == kind)
+        .values(status=status, reason=reason, updated_at=now))
+    if changed.rowcount == 0:
+        await conn.execute(insert(certifications).values(
+            merchant_id=merchant_id, kind=kind, status=status, reason=reason, updated_at=now))
