@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -201,7 +202,7 @@ class Service:
         ids = [i for i in turn_ids if i is not None]
         if ids:
             now = self.clock()
-            await self.writer.submit(lambda conn: T.mark_sent(conn, ids, now))
+            await self.writer.run(lambda conn: T.mark_sent(conn, ids, now))
 
     def today(self, timezone: str, now: datetime) -> date:
         return now.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
@@ -276,11 +277,14 @@ class Service:
                        if isinstance(event, Upload) else run(state, event, today))
             writes = self._on_turn(channel, cached, before, outcome, now)
             stored = await self._store_files(outcome)  # written and synced before queueing
-            job = self._engine_job(key, cached, event, update_id, outcome, writes, stored, now)
+            plain = self._plain_job(key, cached, event, update_id, outcome, stored, now)
+            job = self.writer.run(plain) if not writes else self.writer.run_async(
+                self._hooked_job(key, cached, event, outcome, writes, plain, now))
         else:
-            job = self._command_job(key, cached, event, update_id, copy.deepcopy(state),
-                                    handler, arg, today, now, after)
-        merchant_id, turn_id, timezone, outcome = await self.writer.submit(job)
+            job = self.writer.run_async(self._command_job(
+                key, cached, event, update_id, copy.deepcopy(state), handler, arg, today, now,
+                after))
+        merchant_id, turn_id, timezone, outcome = await job
         self.cache.put(key, Cached(merchant_id, cached.version + 1, timezone, outcome.state))
         for action in after:
             await asyncio.to_thread(action)
@@ -298,39 +302,47 @@ class Service:
         return [await asyncio.to_thread(self.files.store, e.ref.kind, e.data)
                 for e in outcome.effects if isinstance(e, StoreDocument)]
 
-    async def _begin(self, conn, key, cached: Cached, state: State, now) -> int:
+    def _begin(self, conn: Connection, key, cached: Cached, state: State, now) -> int:
         """The version-guarded write, first: a new merchant is inserted (UNIQUE decides
         between two processes), a known one must still be at the cached version."""
         sealed = self.seal(state.to_json())
         if cached.id is None:
-            return await M.create(conn, *key, state.locale, cached.timezone, sealed, now)
-        await M.advance(conn, cached.id, cached.version, state=sealed, locale=state.locale,
-                        now=now)
+            return M.create(conn, *key, state.locale, cached.timezone, sealed, now)
+        M.advance(conn, cached.id, cached.version, state=sealed, locale=state.locale, now=now)
         return cached.id
 
-    async def _record(self, conn, key, merchant_id, before: State, event, update_id,
-                      outcome: Outcome, now) -> int:
-        return await T.add(
+    def _record(self, conn: Connection, key, merchant_id, before: State, event, update_id,
+                outcome: Outcome, now) -> int:
+        return T.add(
             conn, merchant_id=merchant_id, channel=key[0], update_key=update_id,
             flow=outcome.state.flow, step=outcome.state.step,
             incoming=incoming(event, self.guide.current_step(before)),
             replies=replies_json(outcome.replies), now=now)
 
-    def _engine_job(self, key, cached, event, update_id, outcome, writes, stored, now):
-        async def job(conn: AsyncConnection):
-            merchant_id = await self._begin(conn, key, cached, outcome.state, now)
-            turn_id = await self._record(conn, key, merchant_id, cached.state, event,
-                                         update_id, outcome, now)
-            await self._effects(conn, merchant_id, outcome.effects, stored, now)
-            if writes:
-                async with self._session(conn) as session:
-                    merchant = await session.get(Merchant, merchant_id)
-                    turn = Turn(self, session, merchant, outcome.state, event, "", now,
-                                outcome.effects)
-                    for write in writes:
-                        await write(turn)
-                    await session.commit()  # its savepoint, inside the batch
+    def _plain_job(self, key, cached, event, update_id, outcome, stored, now):
+        """The hot path: the guarded UPDATE (or the new merchant's INSERT), the turn's row,
+        the effects' rows. Core statements on the writer's connection, nothing else."""
+        def job(conn: Connection):
+            merchant_id = self._begin(conn, key, cached, outcome.state, now)
+            turn_id = self._record(conn, key, merchant_id, cached.state, event, update_id,
+                                   outcome, now)
+            self._effects(conn, merchant_id, outcome.effects, stored, now)
             return merchant_id, turn_id, cached.timezone, outcome
+
+        return job
+
+    def _hooked_job(self, key, cached, event, outcome, writes, plain, now):
+        """The hot path's statements, then the plugins' writes through the ORM."""
+        async def job(conn: AsyncConnection):
+            done = await conn.run_sync(plain)
+            async with self._session(conn) as session:
+                merchant = await session.get(Merchant, done[0])
+                turn = Turn(self, session, merchant, outcome.state, event, "", now,
+                            outcome.effects)
+                for write in writes:
+                    await write(turn)
+                await session.commit()  # its savepoint, inside the batch
+            return done
 
         return job
 
@@ -338,10 +350,11 @@ class Service:
                      after):
         async def job(conn: AsyncConnection):
             if cached.id is None:
-                merchant_id = await M.create(conn, *key, state.locale, cached.timezone,
-                                             self.seal(state.to_json()), now)
+                merchant_id = await conn.run_sync(
+                    M.create, *key, state.locale, cached.timezone, self.seal(state.to_json()),
+                    now)
             else:
-                await M.claim(conn, cached.id, cached.version)
+                await conn.run_sync(M.claim, cached.id, cached.version)
                 merchant_id = cached.id
             async with self._session(conn) as session:
                 merchant = await session.get(Merchant, merchant_id)
@@ -354,10 +367,11 @@ class Service:
                     await write(turn)
                 await session.commit()  # its savepoint, inside the batch
                 timezone = merchant.timezone
-            await M.settle(conn, merchant_id, state=self.seal(outcome.state.to_json()),
-                           locale=outcome.state.locale, now=now)
-            turn_id = await self._record(conn, key, merchant_id, cached.state, event,
-                                         update_id, outcome, now)
+            sealed = self.seal(outcome.state.to_json())
+            await conn.run_sync(lambda c: M.settle(c, merchant_id, state=sealed,
+                                                   locale=outcome.state.locale, now=now))
+            turn_id = await conn.run_sync(self._record, key, merchant_id, cached.state, event,
+                                          update_id, outcome, now)
             after[:] = turn._after
             return merchant_id, turn_id, timezone, outcome
 
@@ -370,18 +384,18 @@ class Service:
         return AsyncSession(bind=conn, join_transaction_mode="create_savepoint",
                             expire_on_commit=False)
 
-    async def _effects(self, conn, merchant_id: int, effects, stored: Iterable[str],
-                       now) -> None:
+    @staticmethod
+    def _effects(conn: Connection, merchant_id: int, effects, stored: Iterable[str],
+                 now) -> None:
         names = iter(stored)
         for effect in effects:
             if isinstance(effect, StoreDocument):
-                await M.add_document(conn, merchant_id, effect.ref, effect.step, next(names),
-                                     now)
+                M.add_document(conn, merchant_id, effect.ref, effect.step, next(names), now)
             elif isinstance(effect, DropDocuments):
-                await M.drop_documents(conn, merchant_id, effect.category)
+                M.drop_documents(conn, merchant_id, effect.category)
             elif isinstance(effect, RecordCertification):
-                await M.record_certification(conn, merchant_id, effect.kind, effect.status,
-                                             effect.reason, now)
+                M.record_certification(conn, merchant_id, effect.kind, effect.status,
+                                       effect.reason, now)
 
     async def _help(self, turn: Turn) -> list[Reply]:
         render = self.guide.render

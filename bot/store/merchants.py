@@ -1,8 +1,10 @@
 """A merchant's conversation as the service caches it, and the statements of a turn.
 
 Reads take a connection of their own; writes run inside the writer's batch (``bot.store.writer``)
-on its connection, in the turn's savepoint. SQLAlchemy Core throughout: the statements are
-compiled once and cached; no ORM unit of work on the hot path.
+on its connection, in the turn's savepoint. They are plain functions of a synchronous
+``Connection``: the writer runs a whole batch of them in one hop to its thread (SQLite) or, with
+an async driver, through ``AsyncConnection.run_sync``. SQLAlchemy Core throughout: the
+statements are compiled once and cached; no ORM unit of work on the hot path.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.engine.model import DocumentRef
 from bot.store.models import Certification, Document, Merchant
@@ -64,31 +67,41 @@ async def load(engine: AsyncEngine, channel: str, user_key: str) -> Snapshot | N
         )
 
 
-async def create(conn: AsyncConnection, channel: str, user_key: str, locale: str,
-                 timezone: str, state: dict, now: datetime) -> int:
+# Built once: executing the same statement object skips building and keying a new one, which
+# is most of what a statement costs in SQLAlchemy.
+_CREATE = insert(merchants)
+_ADVANCE = (
+    update(merchants)
+    .where(merchants.c.id == bindparam("m_id"), merchants.c.version == bindparam("m_version"))
+    .values(state=bindparam("m_state"), locale=bindparam("m_locale"),
+            version=bindparam("m_next"), updated_at=bindparam("m_now"))
+)
+
+
+def create(conn: Connection, channel: str, user_key: str, locale: str, timezone: str,
+           state: dict, now: datetime) -> int:
     """Insert a new merchant at version 1. Another process inserting the same merchant first
     raises ``IntegrityError`` (UNIQUE channel, user_key): the turn is retried on its row."""
-    result = await conn.execute(insert(merchants).values(
-        channel=channel, user_key=user_key, locale=locale, timezone=timezone, state=state,
-        version=1, created_at=now, updated_at=now))
+    result = conn.execute(_CREATE, {
+        "channel": channel, "user_key": user_key, "locale": locale, "timezone": timezone,
+        "state": state, "version": 1, "created_at": now, "updated_at": now})
     return result.inserted_primary_key[0]
 
 
-async def advance(conn: AsyncConnection, merchant_id: int, version: int, *, state: dict,
-                  locale: str, now: datetime, **more: Any) -> None:
+def advance(conn: Connection, merchant_id: int, version: int, *, state: dict, locale: str,
+            now: datetime) -> None:
     """Write the turn's state if the row is still at ``version``; else ``VersionConflict``."""
-    result = await conn.execute(
-        update(merchants)
-        .where(merchants.c.id == merchant_id, merchants.c.version == version)
-        .values(state=state, locale=locale, version=version + 1, updated_at=now, **more))
+    result = conn.execute(_ADVANCE, {
+        "m_id": merchant_id, "m_version": version, "m_state": state, "m_locale": locale,
+        "m_next": version + 1, "m_now": now})
     if result.rowcount != 1:
         raise VersionConflict(merchant_id)
 
 
-async def claim(conn: AsyncConnection, merchant_id: int, version: int) -> None:
+def claim(conn: Connection, merchant_id: int, version: int) -> None:
     """Take the next version before a command's own writes (the state follows with
     ``settle``): the version guard comes before every effect."""
-    result = await conn.execute(
+    result = conn.execute(
         update(merchants)
         .where(merchants.c.id == merchant_id, merchants.c.version == version)
         .values(version=version + 1))
@@ -96,36 +109,36 @@ async def claim(conn: AsyncConnection, merchant_id: int, version: int) -> None:
         raise VersionConflict(merchant_id)
 
 
-async def settle(conn: AsyncConnection, merchant_id: int, *, state: dict, locale: str,
+def settle(conn: Connection, merchant_id: int, *, state: dict, locale: str,
                  now: datetime) -> None:
-    await conn.execute(update(merchants).where(merchants.c.id == merchant_id)
+    conn.execute(update(merchants).where(merchants.c.id == merchant_id)
                        .values(state=state, locale=locale, updated_at=now))
 
 
-async def timezone_of(conn: AsyncConnection, merchant_id: int) -> str:
-    return (await conn.execute(select(merchants.c.timezone)
+def timezone_of(conn: Connection, merchant_id: int) -> str:
+    return (conn.execute(select(merchants.c.timezone)
                                .where(merchants.c.id == merchant_id))).scalar_one()
 
 
-async def add_document(conn: AsyncConnection, merchant_id: int, ref: DocumentRef, step: str,
+def add_document(conn: Connection, merchant_id: int, ref: DocumentRef, step: str,
                        storage: str, now: datetime) -> None:
-    await conn.execute(insert(documents).values(
+    conn.execute(insert(documents).values(
         merchant_id=merchant_id, category=ref.category, step=step, name=ref.name,
         kind=ref.kind, size=ref.size, sha256=ref.sha256, phash=ref.phash, storage=storage,
         created_at=now))
 
 
-async def drop_documents(conn: AsyncConnection, merchant_id: int, category: str) -> None:
-    await conn.execute(delete(documents).where(documents.c.merchant_id == merchant_id,
+def drop_documents(conn: Connection, merchant_id: int, category: str) -> None:
+    conn.execute(delete(documents).where(documents.c.merchant_id == merchant_id,
                                                documents.c.category == category))
 
 
-async def record_certification(conn: AsyncConnection, merchant_id: int, kind: str, status: str,
+def record_certification(conn: Connection, merchant_id: int, kind: str, status: str,
                                reason: str | None, now: datetime) -> None:
-    changed = await conn.execute(
+    changed = conn.execute(
         update(certifications)
         .where(certifications.c.merchant_id == merchant_id, certifications.c.kind == kind)
         .values(status=status, reason=reason, updated_at=now))
     if changed.rowcount == 0:
-        await conn.execute(insert(certifications).values(
+        conn.execute(insert(certifications).values(
             merchant_id=merchant_id, kind=kind, status=status, reason=reason, updated_at=now))

@@ -13,12 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.models import Turn
 
 turns = Turn.__table__
+_ADD = insert(turns)  # one statement object: compiled and keyed once
 
 
 class AlreadyApplied(Exception):
@@ -34,15 +36,16 @@ class Stored:
     sent_at: datetime | None
 
 
-async def add(conn: AsyncConnection, *, merchant_id: int, channel: str, update_key: str | None,
+def add(conn: Connection, *, merchant_id: int, channel: str, update_key: str | None,
               flow: str | None, step: str | None, incoming: dict | None, replies: list[dict],
               now: datetime, author: str | None = None) -> int:
     """Insert the turn's row; ``AlreadyApplied`` when ``update_key`` has one (the caller's
     savepoint then rolls back everything the turn wrote)."""
     try:
-        result = await conn.execute(insert(turns).values(
-            merchant_id=merchant_id, channel=channel, update_key=update_key, flow=flow,
-            step=step, incoming=incoming, replies=replies, author=author, created_at=now))
+        result = conn.execute(_ADD, {
+            "merchant_id": merchant_id, "channel": channel, "update_key": update_key,
+            "flow": flow, "step": step, "incoming": incoming, "replies": replies,
+            "author": author, "created_at": now, "sent_at": None})
     except IntegrityError:
         if update_key is None:
             raise
@@ -64,6 +67,6 @@ async def find(engine: AsyncEngine, channel: str, update_key: str) -> Stored | N
         return await _find(conn, channel, update_key)
 
 
-async def mark_sent(conn: AsyncConnection, ids: list[int], now: datetime) -> None:
-    await conn.execute(update(turns).where(turns.c.id.in_(ids), turns.c.sent_at.is_(None))
+def mark_sent(conn: Connection, ids: list[int], now: datetime) -> None:
+    conn.execute(update(turns).where(turns.c.id.in_(ids), turns.c.sent_at.is_(None))
                        .values(sent_at=now))
