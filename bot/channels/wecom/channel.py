@@ -126,6 +126,7 @@ class WeComChannel:
             log.info("wecom: duplicate callback ignored")
             return
         await self.deliver(user, result)
+        await self.service.mark_sent(result.turn_id)
 
     async def _text_event(self, user: str, text: str) -> Event:
         word = text.strip().rstrip(".。").casefold()
