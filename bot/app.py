@@ -15,6 +15,7 @@ from bot.content import load_guide
 from bot.documents import install as install_documents
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
+from bot.reminders.timing import from_settings as timing_from
 from bot.reminders.worker import Worker, WorkerConfig
 from bot.service import Service
 from bot.store.db import Database
@@ -45,7 +46,7 @@ async def open_service(settings: Settings, database_url: str | None = None
             guide, db, FileStore(settings.files_dir),
             default_locale=settings.bot_default_locale, timezone=settings.bot_timezone,
         )
-        install_reminders(service, settings.reminder_timing, buttons=has_buttons)
+        install_reminders(service, timing_from(settings), buttons=has_buttons)
         install_documents(service, settings)
         yield service
     finally:
@@ -64,7 +65,7 @@ def build_senders(settings: Settings, console: TextIO | None = None,
 def reminder_worker(service: Service, settings: Settings, senders: dict[str, Sender],
                     report: Callable[[dict[str, Any]], None] | None = None) -> Worker:
     config = WorkerConfig(
-        timing=settings.reminder_timing,
+        timing=timing_from(settings),
         lease=timedelta(seconds=settings.bot_reminder_lease),
         max_attempts=settings.bot_reminder_attempts,
         poll=settings.bot_reminder_poll,

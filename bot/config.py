@@ -11,7 +11,7 @@ from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.i18n import SUPPORTED, negotiate
-from bot.reminders.timing import QuietHours, Timing, parse_clock
+from bot.timeofday import QuietHours, parse_clock
 
 
 class Settings(BaseSettings):
@@ -103,11 +103,6 @@ class Settings(BaseSettings):
     def _reminder_time(cls, value: str) -> str:
         parse_clock(value)
         return value
-
-    @property
-    def reminder_timing(self) -> Timing:
-        return Timing(QuietHours.parse(self.bot_quiet_hours),
-                      parse_clock(self.bot_reminder_time), self.bot_timezone)
 
     @property
     def database_url(self) -> str:

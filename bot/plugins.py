@@ -29,7 +29,6 @@ from bot.engine.model import Effect, Event, Reply, State
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from bot.service import Service
     from bot.store.models import Merchant
 
 
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 class Turn:
     """A turn as a command handler or an on-turn write sees it, inside its transaction."""
 
-    service: Service
+    service: Any  # the ``bot.service.Service`` running the turn (above this module)
     session: AsyncSession
     merchant: Merchant
     state: State

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.channels.base import DeliveryError, Sender
+from bot.delivery import DeliveryError, Sender
 from bot.engine.model import Reply
 from bot.engine.render import Renderer
 from bot.reminders import facts as F
