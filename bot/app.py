@@ -17,7 +17,7 @@ from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
 from bot.reminders.timing import from_settings as timing_from
 from bot.reminders.worker import Worker, WorkerConfig
-from bot.service import Service
+from bot.service import Service, image_pool
 from bot.store.db import Database
 from bot.store.files import FileStore
 
@@ -41,15 +41,19 @@ async def open_service(settings: Settings, database_url: str | None = None
     guide = load_guide()
     db = Database(database_url or settings.database_url)
     await db.migrate()
+    pixels = image_pool()
     try:
         service = Service(
             guide, db, FileStore(settings.files_dir),
             default_locale=settings.bot_default_locale, timezone=settings.bot_timezone,
+            pool=pixels,
         )
         install_reminders(service, timing_from(settings), buttons=has_buttons)
         install_documents(service, settings)
         yield service
+        await service.close()
     finally:
+        pixels.shutdown(wait=False, cancel_futures=True)
         await db.close()
 
 

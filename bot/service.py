@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import multiprocessing
 import random
 import weakref
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -25,6 +27,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bot.engine.files import precheck
+from bot.engine.intake import upload_rule
 from bot.engine.machine import HELP, Guide
 from bot.engine.messages import Msg
 from bot.engine.model import (
@@ -79,6 +83,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def image_pool(workers: int = 2) -> ProcessPoolExecutor:
+    """Processes for image checks; started fresh (spawn), not forked from a process that
+    already runs threads (the database drivers')."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def retryable(exc: BaseException) -> bool:
     if isinstance(exc, M.VersionConflict | IntegrityError | OperationalError):
         return True
@@ -101,7 +111,10 @@ class Service:
         clock: Callable[[], datetime] = utcnow,
         retries: int = 5,
         backoff: float = 0.02,
+        pool: Executor | None = None,
     ) -> None:
+        """``pool``: where uploaded images are checked (a process pool: decoding pixels holds
+        the GIL); without one, in a thread."""
         self.guide = guide
         self.db = db
         self.files = files
@@ -110,6 +123,7 @@ class Service:
         self.clock = clock  # naive UTC
         self.retries = retries
         self.backoff = backoff
+        self.pool = pool
         self.writer = Writer(db.engine)
         self.cache = StateCache()
         self.plugins: list[Plugin] = []
@@ -204,6 +218,10 @@ class Service:
             now = self.clock()
             await self.writer.run(lambda conn: T.mark_sent(conn, ids, now))
 
+    async def close(self) -> None:
+        """Let the writer's thread and its connection go (the database is the caller's)."""
+        await self.writer.close()
+
     def today(self, timezone: str, now: datetime) -> date:
         return now.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
 
@@ -272,9 +290,14 @@ class Service:
         after: list[Callable[[], object]] = []
         if handler is None:
             run = self.guide.handle
-            # Image checks decode pixels: off the event loop, so other merchants go on.
-            outcome = (await asyncio.to_thread(run, state, event, today)
-                       if isinstance(event, Upload) else run(state, event, today))
+            if isinstance(event, Upload):
+                # Image checks decode pixels: off the event loop (in the pool when there is
+                # one), so other merchants go on.
+                event = await self._prechecked(state, event)
+                outcome = (run(state, event, today) if event.checked is not None
+                           else await asyncio.to_thread(run, state, event, today))
+            else:
+                outcome = run(state, event, today)
             writes = self._on_turn(channel, cached, before, outcome, now)
             stored = await self._store_files(outcome)  # written and synced before queueing
             plain = self._plain_job(key, cached, event, update_id, outcome, stored, now)
@@ -292,6 +315,14 @@ class Service:
                  outcome.state.flow, outcome.state.step)
         return Result(outcome.replies, outcome.expects, outcome.state.locale,
                       documents=list(outcome.state.documents), turn_id=turn_id)
+
+    async def _prechecked(self, state: State, upload: Upload) -> Upload:
+        step = self.guide.current_step(state)
+        if self.pool is None or upload.checked is not None or step is None or not step.files:
+            return upload
+        checked = await asyncio.get_running_loop().run_in_executor(
+            self.pool, precheck, upload.data, upload.name, upload_rule(step.files))
+        return replace(upload, checked=checked)
 
     def _on_turn(self, channel, cached, before, outcome, now) -> list[Write]:
         change = Change(channel, cached.id, cached.timezone, before, outcome.state,

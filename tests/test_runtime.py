@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.content import load_guide
-from bot.engine.model import Choose, Hello, Text
+from bot.engine.model import Choose, Hello, Text, Upload
 from bot.plugins import Plugin
 from bot.service import Service
 from bot.store.db import Database
@@ -205,3 +205,23 @@ async def test_the_stored_transcript_masks_numbers(open_service):
     texts = [t.incoming["text"] for t in await rows(service, Turn)
              if t.incoming and "text" in t.incoming]
     assert len(texts) == 1 and ID not in texts[0] and texts[0].endswith("有限公司")
+
+
+# -- image checks in a process pool ------------------------------------------------------------
+async def test_uploads_are_checked_in_a_process_pool(open_service):
+    from bot.service import image_pool
+    from tests.documents import samples
+
+    pool = image_pool(1)
+    try:
+        service = await open_service(pool=pool)
+        for event in (Hello(), Choose("basic"), Text("宁波海岸贸易有限公司")):
+            await service.handle("t", "p", event, locale="en")
+        blurred = await service.handle("t", "p", Upload(samples.scan(blur=3), "license.png"))
+        assert "looks blurred" in blurred.replies[0].text
+        assert blurred.expects.step == "basic.license" and blurred.documents == []
+        sharp = await service.handle("t", "p", Upload(samples.scan(), "license.png"))
+        assert [d.name for d in sharp.documents] == ["license.png"]
+        assert sharp.expects.step != "basic.license"
+    finally:
+        pool.shutdown()

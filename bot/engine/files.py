@@ -70,6 +70,15 @@ class CheckedFile:
     camera: bool | None = None  # images: carries camera EXIF
 
 
+def precheck(data: bytes, filename: str, rule: FileRule) -> tuple[FileRule, CheckedFile | Msg]:
+    """``check_file`` as data, for ``Upload.checked``: run in another process, the refusal
+    comes back as its message (picklable), not as an exception."""
+    try:
+        return rule, check_file(data, filename, rule)
+    except Invalid as refused:
+        return rule, refused.message
+
+
 def describe_accept(accept: Iterable[str]) -> str:
     """``("jpg", "png")`` -> ``"JPG, PNG"``; format names are the same in every language."""
     return ", ".join(kind.upper() for kind in accept)

@@ -348,8 +348,12 @@ class _Turn:
                          "Choose Done to go on.", max=spec.max_files))
             self.ask(step)
             return
+        rule = upload_rule(spec)
+        ready = upload.checked if upload.checked and upload.checked[0] == rule else None
         try:
-            checked = check_file(upload.data, upload.name, upload_rule(spec))
+            checked = ready[1] if ready else check_file(upload.data, upload.name, rule)
+            if isinstance(checked, Msg):
+                raise Invalid(checked)
         except Invalid as refused:
             self.say(refused.message, Msg("This step accepts: {accepted}, up to {limit}.",
                                           accepted=describe_accept(spec.rule.accept),
