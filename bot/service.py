@@ -124,7 +124,10 @@ class Service:
         self.retries = retries
         self.backoff = backoff
         self.pool = pool
-        self.writer = Writer(db.engine)
+        # SQLite: one writer, group commit. PostgreSQL: a transaction per turn, many at once
+        # (measured, 50 merchants at once: 177 against 116 turns/s for batches on one
+        # connection, whose savepoints cost a round trip each).
+        self.writer = Writer(db.engine, batched=db.url.get_backend_name() == "sqlite")
         self.cache = StateCache()
         self.plugins: list[Plugin] = []
         self.commands: dict[str, Handler] = {"help": self._help}  # "/name" outside the engine
