@@ -7,18 +7,24 @@ for a second worker process (its own engine, connections and cache).
 
 import asyncio
 import sqlite3
+from datetime import time
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 
 from bot.content import load_guide
 from bot.engine.model import Choose, Hello, Text, Upload
 from bot.plugins import Plugin
-from bot.service import Service
+from bot.reminders.commands import install as install_reminders
+from bot.reminders.timing import QuietHours, Timing
+from bot.service import Service, image_pool
 from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.store.models import Merchant, Turn
 from bot.transcript import mask_text
+from tests.documents import samples
 
 ID = "11010519491231002X"
 
@@ -209,9 +215,6 @@ async def test_the_stored_transcript_masks_numbers(open_service):
 
 # -- image checks in a process pool ------------------------------------------------------------
 async def test_uploads_are_checked_in_a_process_pool(open_service):
-    from bot.service import image_pool
-    from tests.documents import samples
-
     pool = image_pool(1)
     try:
         service = await open_service(pool=pool)
@@ -225,3 +228,27 @@ async def test_uploads_are_checked_in_a_process_pool(open_service):
         assert sharp.expects.step != "basic.license"
     finally:
         pool.shutdown()
+
+
+# -- the hot path --------------------------------------------------------------------------------
+async def test_a_warm_turn_is_one_update_and_one_insert(open_service):
+    service = await open_service()
+    install_reminders(service, Timing(QuietHours(time(21), time(9)), time(10)))
+    await service.handle("t", "w", Hello())  # cold: the merchant is read and created
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        words = statement.split()
+        verb = words[0].upper()
+        target = {"INSERT": 2, "UPDATE": 1}.get(verb)
+        statements.append(f"{verb} {words[target]}" if target else verb)
+
+    sa_event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        await service.handle("t", "w", Choose("basic"))
+        await service.handle("t", "w", Text("宁波海岸贸易有限公司"))
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", seen)
+    writes = [s for s in statements if s not in ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")]
+    # Two warm turns: no reads, no reminder rows (nothing was reported), just the two writes.
+    assert writes == ["UPDATE merchants", "INSERT turns"] * 2, statements
