@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.engine.files import precheck
+from bot.engine.files import describe_accept, precheck
 from bot.engine.intake import upload_rule
 from bot.engine.machine import HELP, Guide
 from bot.engine.messages import Msg
@@ -86,7 +86,11 @@ def utcnow() -> datetime:
 def image_pool(workers: int = 2) -> ProcessPoolExecutor:
     """Processes for image checks; started fresh (spawn), not forked from a process that
     already runs threads (the database drivers')."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    # Start the workers now, importing the checks, so the first upload does not wait for it.
+    for _ in range(workers):
+        pool.submit(describe_accept, ("jpg",))
+    return pool
 
 
 def retryable(exc: BaseException) -> bool:
