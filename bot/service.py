@@ -225,6 +225,21 @@ class Service:
             now = self.clock()
             await self.writer.run(lambda conn: T.mark_sent(conn, ids, now))
 
+    async def record(self, channel: str, user_key: str, replies: list[Reply], *,
+                     author: str | None = None) -> int | None:
+        """Store a message the bot or a person sends on its own (``author``: None for the
+        guide, ``"operator:NAME"`` for a person) as a turn without ``incoming``, in the
+        transcript and the outbox; returns its turn id for ``mark_sent``. None: no such
+        merchant. The conversation's state is not touched."""
+        item = await self._cached((channel, user_key))
+        if item is None or item.id is None:
+            return None
+        state, now = item.state, self.clock()
+        stored = replies_json(replies)
+        return await self.writer.run(lambda conn: T.add(
+            conn, merchant_id=item.id, channel=channel, update_key=None, flow=state.flow,
+            step=state.step, incoming=None, replies=stored, author=author, now=now))
+
     async def close(self) -> None:
         """Let the writer's thread and its connection go (the database is the caller's)."""
         await self.writer.close()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.content import load_guide
-from bot.engine.model import Choose, Hello, Text, Upload
+from bot.engine.model import Choose, Hello, Reply, Text, Upload
 from bot.plugins import Plugin
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.timing import QuietHours, Timing
@@ -252,3 +252,17 @@ async def test_a_warm_turn_is_one_update_and_one_insert(open_service):
     writes = [s for s in statements if s not in ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")]
     # Two warm turns: no reads, no reminder rows (nothing was reported), just the two writes.
     assert writes == ["UPDATE merchants", "INSERT turns"] * 2, statements
+
+
+async def test_a_person_s_reply_goes_into_the_transcript_and_outbox(open_service):
+    service = await open_service()
+    await service.handle("t", "op", Hello(), update_id="1")
+    turn_id = await service.record("t", "op", [Reply("您好，我是客服小王。")],
+                                   author="operator:wang")
+    assert await service.record("t", "nobody", [Reply("?")]) is None
+    (row,) = await rows(service, Turn, id=turn_id)
+    assert (row.author, row.incoming, row.sent_at) == ("operator:wang", None, None)
+    assert row.replies == [{"text": "您好，我是客服小王。", "choices": [], "document": None}]
+    await service.mark_sent(turn_id)
+    (row,) = await rows(service, Turn, id=turn_id)
+    assert row.sent_at is not None
