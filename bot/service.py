@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.engine.files import describe_accept, precheck
 from bot.engine.intake import upload_rule
@@ -52,7 +52,6 @@ from bot.store import turns as T
 from bot.store.cache import Cached, StateCache
 from bot.store.db import Database
 from bot.store.files import FileStore
-from bot.store.models import Merchant
 from bot.store.writer import Writer
 from bot.transcript import incoming, replies_from, replies_json
 
@@ -388,8 +387,8 @@ class Service:
         """The hot path's statements, then the plugins' writes through the ORM."""
         async def job(conn: AsyncConnection):
             done = await conn.run_sync(plain)
-            async with self._session(conn) as session:
-                merchant = await session.get(Merchant, done[0])
+            async with M.plugin_session(conn) as session:
+                merchant = await M.row(session, done[0])
                 turn = Turn(self, session, merchant, outcome.state, event, "", now,
                             outcome.effects)
                 for write in writes:
@@ -409,8 +408,8 @@ class Service:
             else:
                 await conn.run_sync(M.claim, cached.id, cached.version)
                 merchant_id = cached.id
-            async with self._session(conn) as session:
-                merchant = await session.get(Merchant, merchant_id)
+            async with M.plugin_session(conn) as session:
+                merchant = await M.row(session, merchant_id)
                 turn = Turn(self, session, merchant, state, event, arg, now)
                 replies = await handler(turn)
                 outcome = self.guide.handle(turn.state, Text("/repeat"), today)
@@ -429,13 +428,6 @@ class Service:
             return merchant_id, turn_id, timezone, outcome
 
         return job
-
-    @staticmethod
-    def _session(conn: AsyncConnection) -> AsyncSession:
-        # ORM work of plugins (not the hot path) joins the turn's savepoint on the writer's
-        # connection; its commit releases a savepoint of its own, never the batch.
-        return AsyncSession(bind=conn, join_transaction_mode="create_savepoint",
-                            expire_on_commit=False)
 
     @staticmethod
     def _effects(conn: Connection, merchant_id: int, effects, stored: Iterable[str],

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.engine.model import DocumentRef
 from bot.store.models import Certification, Document, Merchant
@@ -76,6 +76,17 @@ _ADVANCE = (
     .values(state=bindparam("m_state"), locale=bindparam("m_locale"),
             version=bindparam("m_next"), updated_at=bindparam("m_now"))
 )
+
+
+def plugin_session(conn: AsyncConnection) -> AsyncSession:
+    """An ORM session for a plugin's work (not the hot path), joined to the turn's savepoint on
+    the writer's connection: its commit releases a savepoint of its own, never the batch."""
+    return AsyncSession(bind=conn, join_transaction_mode="create_savepoint",
+                        expire_on_commit=False)
+
+
+async def row(session: AsyncSession, merchant_id: int) -> Merchant:
+    return await session.get(Merchant, merchant_id)
 
 
 def create(conn: Connection, channel: str, user_key: str, locale: str, timezone: str,
