@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.engine.files import describe_accept, precheck
+from bot.engine.files import precheck
 from bot.engine.intake import upload_rule
 from bot.engine.machine import HELP, Guide
 from bot.engine.messages import Msg
@@ -83,13 +83,10 @@ def utcnow() -> datetime:
 
 
 def image_pool(workers: int = 2) -> ProcessPoolExecutor:
-    """Processes for image checks; started fresh (spawn), not forked from a process that
-    already runs threads (the database drivers')."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    # Start the workers now, importing the checks, so the first upload does not wait for it.
-    for _ in range(workers):
-        pool.submit(describe_accept, ("jpg",))
-    return pool
+    """Processes for image checks, started at the first upload (a command that takes none
+    starts none). Spawned, not forked: a forked worker would inherit the pipes of its own
+    queue and outlive a parent killed with -9 (and keep its output open)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def retryable(exc: BaseException) -> bool:
