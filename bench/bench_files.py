@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_files.py [--rounds 15] [--megapixels 12] [--json]
 
 The check is everything an upload of a business license goes through: type by content, size,
-a bomb check from the header, verify(), a full decode, EXIF, the greyscale working copy, the
-blur score and the perceptual hash. The floor is ``Image.open(...).load()``: no check can decode
+a bomb check from the header, verify(), a draft-mode decode to greyscale (scaled in the JPEG's
+DCT), EXIF, the greyscale working copy, the blur score and the perceptual hash. The floor is ``Image.open(...).load()``: no check can decode
 a JPEG faster than that. Both run on the same bytes in the same process, one after the other.
 """
 

@@ -19,8 +19,8 @@ from bot.app import (
     open_service,
     reminder_worker,
     running_reminders,
-    warn_unencrypted,
     until_stopped,
+    warn_unencrypted,
 )
 from bot.channels.base import ChannelError
 from bot.config import Settings

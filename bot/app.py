@@ -26,8 +26,9 @@ from bot.handoff import install as install_handoff
 from bot.license import install as install_license
 from bot.reminders.commands import install as install_reminders
 from bot.reminders.delivery import ConsoleSender
+from bot.reminders.timing import from_settings as timing_from
 from bot.reminders.worker import Worker, WorkerConfig
-from bot.service import Result, Service
+from bot.service import Result, Service, image_pool
 from bot.startup import StartupError
 from bot.store.blobs import open_file_store
 from bot.store.db import Database
@@ -107,12 +108,14 @@ async def open_service(settings: Settings, database_url: str | None = None,
     db = await open_database(settings, database_url)
     url = database_url or settings.database_url
     files = open_file_store(settings.file_store_for(url), url, settings.files_dir)
+    pixels = image_pool()
     try:
         service = MeteredService(
             guide, db, files,
             default_locale=settings.bot_default_locale, timezone=settings.bot_timezone,
+            pool=pixels,
         )
-        install_reminders(service, settings.reminder_timing, buttons=has_buttons)
+        install_reminders(service, timing_from(settings), buttons=has_buttons)
         install_documents(service, settings)
         install_handoff(
             service, hours=settings.bot_team_hours, team_locale=settings.bot_default_locale,
@@ -124,7 +127,9 @@ async def open_service(settings: Settings, database_url: str | None = None,
         finally:
             if license_desk is not None:
                 await license_desk.close()
+            await service.close()
     finally:
+        pixels.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(files.close)
         await db.close()
 
@@ -184,7 +189,7 @@ def build_senders(settings: Settings, console: TextIO | None = None,
 def reminder_worker(service: Service, settings: Settings, senders: dict[str, Sender],
                     report: Callable[[dict[str, Any]], None] | None = None) -> Worker:
     config = WorkerConfig(
-        timing=settings.reminder_timing,
+        timing=timing_from(settings),
         lease=timedelta(seconds=settings.bot_reminder_lease),
         max_attempts=settings.bot_reminder_attempts,
         poll=settings.bot_reminder_poll,

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.i18n import SUPPORTED, negotiate
-from bot.reminders.timing import QuietHours, Timing, parse_clock
 from bot.startup import require_together
+from bot.timeofday import QuietHours, parse_clock
 
 
 class Settings(BaseSettings):
@@ -158,11 +158,6 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("write a time of day HH:MM, such as 10:00") from None
         return value
-
-    @property
-    def reminder_timing(self) -> Timing:
-        return Timing(QuietHours.parse(self.bot_quiet_hours),
-                      parse_clock(self.bot_reminder_time), self.bot_timezone)
 
     @property
     def database_url(self) -> str:

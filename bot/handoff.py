@@ -14,12 +14,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.messages import Msg
 from bot.engine.model import Event, Reply, Text, Upload
@@ -31,6 +30,7 @@ from bot.store.models import Merchant
 log = logging.getLogger(__name__)
 
 TRIGGERS = frozenset({"转人工", "人工", "human", "/human"})
+OPEN_TTL = 2.0  # seconds the set of handed-over merchants is trusted before it is read again
 AUTHOR_PREFIX = "operator:"
 
 
@@ -75,6 +75,8 @@ class Handoffs:
         self.team_locale = team_locale
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task] = set()
+        self._open: set[int] | None = None
+        self._open_read = 0.0
 
     def add_listener(self, listener: Listener) -> None:
         """``listener(alert)``, plain or async, is called for every alert; its failure is
@@ -82,17 +84,26 @@ class Handoffs:
         self._listeners.append(listener)
 
     # -- in the merchant's turn ------------------------------------------------------------
-    async def route(self, session: AsyncSession, merchant: Merchant,
-                    event: Event) -> Handler | None:
+    async def route(self, merchant_id: int | None, event: Event) -> Handler | None:
         if isinstance(event, Text) and event.text.strip().casefold() in TRIGGERS:
             return self.ask
-        if await handoffs.current(session, merchant.id) is not None:
+        if merchant_id is not None and merchant_id in await self._open_ids():
             return self.hold
         return None
+
+    async def _open_ids(self) -> set[int]:
+        """Who is handed over, read again at most every OPEN_TTL seconds (a release by
+        another worker is seen within that) so that a turn does not pay a query."""
+        now = time.monotonic()
+        if self._open is None or now - self._open_read > OPEN_TTL:
+            self._open, self._open_read = await handoffs.open_ids(self.service.db), now
+        return self._open
 
     async def ask(self, turn: Turn) -> list[Reply]:
         turn.repeat = False
         opened = await handoffs.open_or_touch(turn.session, turn.merchant.id, turn.now)
+        if self._open is not None:
+            self._open.add(turn.merchant.id)
         if opened:
             self._later(self._alert(turn.merchant.id, turn.merchant.channel,
                                     turn.state.answers, turn.now, repeated=False))
@@ -131,6 +142,8 @@ class Handoffs:
         """Back to the guide at the current question, which the merchant is sent again."""
         now = self.service.clock()
         closed = await handoffs.close(self.service.db, merchant.id, operator, now)
+        if self._open is not None:
+            self._open.discard(merchant.id)
         result = await self.service.notice(merchant.channel, merchant.user_key, Msg(
             "You are back with the guide. Type 转人工 or /human to reach a person again."))
         sender = self.senders.get(merchant.channel)
@@ -203,7 +216,7 @@ class Handoffs:
 
 
 def installed(service: Service) -> Handoffs | None:
-    desk = service.plugins.get("handoff")
+    desk = service.desks.get("handoff")
     return desk if isinstance(desk, Handoffs) else None
 
 
@@ -215,6 +228,6 @@ def install(service: Service, *, hours: str, realert_after: timedelta,
     desk = Handoffs(service, hours=hours, realert_after=realert_after, senders=senders,
                     console_url=console_url, team_locale=team_locale)
     service.routes.append(desk.route)
-    service.plugins["handoff"] = desk
+    service.desks["handoff"] = desk
     service.add_command("human", desk.ask, Msg("/human: talk to a person from our team"))
     return desk

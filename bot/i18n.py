@@ -17,7 +17,31 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from bot.engine.messages import Msg
+
+def N_(msgid: str) -> str:
+    """Mark a msgid for extraction where it is translated later (button labels)."""
+    return msgid
+
+
+class Msg:
+    """An untranslated message: ``Msg("Send {n} more", n=2)``."""
+
+    __slots__ = ("msgid", "params")
+
+    def __init__(self, msgid: str, /, **params: Any) -> None:
+        self.msgid = msgid
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"Msg({self.msgid!r}, **{self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Msg) and other.msgid == self.msgid and other.params == self.params
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 SUPPORTED = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"

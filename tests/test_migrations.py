@@ -37,7 +37,7 @@ async def test_migrations_build_exactly_the_models(empty_database_url):
     current, head = await db.current_revision()
     await db.close()
     assert differences == []
-    assert {"merchants", "documents", "certifications", "processed_updates"} <= tables
+    assert {"merchants", "documents", "certifications", "turns"} <= tables
     assert current == head
 
 

@@ -1,26 +1,46 @@
 """Documents beyond the check of one upload: the materials package with its checklist (ZIP and
 PDF), smaller copies of oversized scans, and privacy: ``/delete``, ID numbers encrypted at rest,
-retention. ``install`` registers it all with a service."""
+retention. ``install`` registers it all with a service, as a ``bot.plugins.Plugin``."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from bot.config import Settings
 from bot.documents.commands import PREFIX, Desk
 from bot.documents.outbox import Outbox
 from bot.documents.privacy import Sealer, keys_from
 from bot.engine.messages import Msg
+from bot.plugins import Command, Handler, Plugin
 from bot.service import Service
+
+
+class Documents(Plugin):
+    def __init__(self, desk: Desk, sealer: Sealer | None) -> None:
+        self.desk = desk
+        self.sealer = sealer
+
+    def commands(self) -> Mapping[str, Command]:
+        return {
+            "package": Command(self.desk.package, Msg(
+                "/package: your accepted files as a ZIP named for upload, with a checklist")),
+            "delete": Command(self.desk.delete, Msg(
+                "/delete: erase your answers and files")),
+        }
+
+    def choices(self) -> Mapping[str, Handler]:
+        return {PREFIX: self.desk.choice}
+
+    def seal(self, data: dict) -> dict:
+        return self.sealer.seal(data) if self.sealer else data
+
+    def unseal(self, data: dict) -> dict:
+        return self.sealer.unseal(data) if self.sealer else data
 
 
 def install(service: Service, settings: Settings) -> Desk:
     desk = Desk(Outbox(settings.outbox_dir))
-    service.add_command("package", desk.package, Msg(
-        "/package: your accepted files as a ZIP named for upload, with a checklist"))
-    service.add_command("delete", desk.delete, Msg(
-        "/delete: erase your answers and files"))
-    service.choice_prefixes[PREFIX] = desk.choice
     key = settings.bot_encryption_key
-    if key is not None and keys_from(key.get_secret_value()):
-        sealer = Sealer(keys_from(key.get_secret_value()))
-        service.seal, service.unseal = sealer.seal, sealer.unseal
+    keys = keys_from(key.get_secret_value()) if key is not None else []
+    service.install(Documents(desk, Sealer(keys) if keys else None))
     return desk

@@ -1,7 +1,7 @@
 """The merchant's commands for documents: ``/package``, ``/delete``, and the buttons behind them
 (``docs:smaller:<category>``, ``docs:delete:<time>``, ``docs:keep``).
 
-Each handler runs inside the event's transaction (see ``bot.service.Turn``); files on disk are
+Each handler runs inside the event's transaction (see ``bot.plugins.Turn``); files on disk are
 removed only after that transaction has committed, and written before it, like uploads.
 """
 
@@ -11,8 +11,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy import event, select
 
 from bot.documents import pdf
 from bot.documents.checklist import names_by_index, render_checklist
@@ -24,7 +22,8 @@ from bot.engine.files import check_file, human_size
 from bot.engine.intake import SMALLER, category, upload_rule
 from bot.engine.messages import Invalid, Msg
 from bot.engine.model import Attachment, Choice, FileSpec, Reply, State
-from bot.service import Turn
+from bot.plugins import Turn
+from bot.store import documents as stored
 from bot.store.models import Document
 
 log = logging.getLogger(__name__)
@@ -44,13 +43,11 @@ class Desk:
     @staticmethod
     def after_commit(turn: Turn, action) -> None:
         """Run ``action`` (blocking file work) once the event's transaction has committed."""
-        event.listen(turn.session.sync_session, "after_commit", lambda _s: action(), once=True)
+        turn.after_commit(action)
 
     @staticmethod
     async def rows(turn: Turn) -> list[Document]:
-        return list((await turn.session.scalars(
-            select(Document).where(Document.merchant_id == turn.merchant.id)
-            .order_by(Document.id))).all())
+        return await stored.of_merchant(turn.session, turn.merchant.id)
 
     # -- /package --------------------------------------------------------------------------
     async def package(self, turn: Turn) -> list[Reply]:

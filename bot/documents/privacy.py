@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import column, delete, func, inspect, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.validators import mask_id
+from bot.store import documents as stored
 from bot.store.files import FileStore
-from bot.store.models import Document, Merchant
+from bot.store.models import Merchant
 
 log = logging.getLogger(__name__)
 ID_KINDS = ("id_card", "passport")
@@ -76,22 +76,6 @@ def keys_from(setting: str | None) -> list[str]:
     return [k for k in (setting or "").split(",") if k.strip()]
 
 
-async def _referencing(session: AsyncSession) -> list[tuple[str, str]]:
-    """(table, column) of every foreign key to ``merchants.id`` in the database."""
-
-    def read(sync_session) -> list[tuple[str, str]]:
-        inspector = inspect(sync_session.connection())
-        found = []
-        for name in inspector.get_table_names():
-            for fk in inspector.get_foreign_keys(name):
-                if fk.get("referred_table") == Merchant.__tablename__ and len(
-                        fk.get("constrained_columns", ())) == 1:
-                    found.append((name, fk["constrained_columns"][0]))
-        return found
-
-    return await session.run_sync(read)
-
-
 async def erase(session: AsyncSession, merchant: Merchant, files: FileStore) -> list:
     """Delete every row that belongs to ``merchant`` except its own (the caller empties the
     state the service writes back).
@@ -99,20 +83,8 @@ async def erase(session: AsyncSession, merchant: Merchant, files: FileStore) -> 
     Returns the paths and storage names of files to remove after the commit (a file shared
     with another merchant by content address is kept for them).
     """
-    rows = (await session.scalars(
-        select(Document).where(Document.merchant_id == merchant.id))).all()
-    doomed: list = [row.storage for row in rows if row.storage]
-    for row in rows:
-        if row.storage:
-            continue
-        shared = await session.scalar(select(func.count()).select_from(Document).where(
-            Document.sha256 == row.sha256, Document.merchant_id != merchant.id))
-        if not shared:
-            doomed.append(files.path(row.sha256, row.kind))
-    for name, col in await _referencing(session):
-        target = table(name, column(col))
-        await session.execute(delete(target).where(target.c[col] == merchant.id))
-    return doomed
+    named, unshared = await stored.erase(session, merchant.id)
+    return [*named, *(files.path(row.sha256, row.kind) for row in unshared)]
 
 
 def remove_files(files: FileStore, doomed: Iterable) -> None:

@@ -16,16 +16,14 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
-
 from bot.config import Settings
 from bot.documents.outbox import Outbox
 from bot.documents.privacy import remove_files
-from bot.store.console import forget_transcripts
+from bot.store import documents as stored
 from bot.store.blobs import open_file_store
+from bot.store.console import forget_transcripts
 from bot.store.db import Database
 from bot.store.files import FileStore
-from bot.store.models import Document, Merchant
 
 ORPHAN_SECONDS = 3600
 
@@ -46,20 +44,13 @@ async def sweep(db: Database, files: FileStore, outbox: Outbox, *, days: int | N
     doomed: list = []
     async with db.session() as session, session.begin():
         if days is not None:
-            cutoff = now - timedelta(days=days)
-            inactive = select(Merchant.id).where(Merchant.updated_at < cutoff)
-            rows = (await session.scalars(
-                select(Document).where(Document.merchant_id.in_(inactive)))).all()
+            rows = await stored.of_inactive(session, now - timedelta(days=days))
             swept.merchants = len({row.merchant_id for row in rows})
             for row in rows:
                 doomed.append(row.storage or files.path(row.sha256, row.kind))
-            if rows:
-                await session.execute(delete(Document).where(
-                    Document.id.in_([row.id for row in rows])))
-            swept.transcript_turns = await forget_transcripts(session, cutoff)
-        referenced = set(await session.scalars(
-            select(Document.storage).where(Document.storage.is_not(None))))
-        kept = set(await session.scalars(select(Document.sha256)))
+            await stored.remove(session, rows)
+            swept.transcript_turns = await forget_transcripts(session, now - timedelta(days=days))
+        referenced, kept = await stored.in_use(session)
     # Content-addressed files are shared by equal content: keep those another row still uses.
     doomed = [d for d in doomed if isinstance(d, str) or d.stem not in kept]
     swept.files = len(doomed)

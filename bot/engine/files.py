@@ -70,6 +70,15 @@ class CheckedFile:
     camera: bool | None = None  # images: carries camera EXIF
 
 
+def precheck(data: bytes, filename: str, rule: FileRule) -> tuple[FileRule, CheckedFile | Msg]:
+    """``check_file`` as data, for ``Upload.checked``: run in another process, the refusal
+    comes back as its message (picklable), not as an exception."""
+    try:
+        return rule, check_file(data, filename, rule)
+    except Invalid as refused:
+        return rule, refused.message
+
+
 def describe_accept(accept: Iterable[str]) -> str:
     """``("jpg", "png")`` -> ``"JPG, PNG"``; format names are the same in every language."""
     return ", ".join(kind.upper() for kind in accept)
@@ -205,7 +214,8 @@ def _wrong_kind(data: bytes, kind: str | None, filename: str, accepted: str) -> 
 
 def _check_image(data: bytes, kind: str, rule: FileRule) -> dict[str, object]:
     try:
-        picture = images.decode(data, kind)
+        # Only the working copy's pixels are looked at: a JPEG decodes in draft mode.
+        picture = images.decode(data, kind, draft=images.WORK_SIDE)
     except images.TooManyPixels:
         raise Invalid(Msg("The image has too many pixels (more than {limit} million). "
                           "Please resize it and send it again.",

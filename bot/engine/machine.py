@@ -421,8 +421,12 @@ class _Turn:
         """Check one file and store it (or say why not); the caller answers."""
         spec = step.files
         have = self.docs(spec.category)
+        rule = upload_rule(spec)
+        ready = upload.checked if upload.checked and upload.checked[0] == rule else None
         try:
-            checked = check_file(upload.data, upload.name, upload_rule(spec))
+            checked = ready[1] if ready else check_file(upload.data, upload.name, rule)
+            if isinstance(checked, Msg):
+                raise Invalid(checked)
         except Invalid as refused:
             return _Taken((refused.message, Msg(
                 "This step accepts: {accepted}, up to {limit}.",

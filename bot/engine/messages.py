@@ -2,37 +2,15 @@
 
 Code that is pure (validators, the engine) cannot know which catalog to use, so it returns a
 ``Msg``: an English msgid plus named parameters. Babel's extractor picks ``Msg("...")`` up as a
-keyword (see ``bot.i18n.extract``).
+keyword (see ``bot.i18n.extract``). ``Msg`` itself lives in ``bot.i18n``, the layer below, which
+translates it; it is named here for the engine's modules.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from bot.i18n import N_, Msg
 
-
-def N_(msgid: str) -> str:
-    """Mark a msgid for extraction where it is translated later (button labels)."""
-    return msgid
-
-
-class Msg:
-    """An untranslated message: ``Msg("Send {n} more", n=2)``."""
-
-    __slots__ = ("msgid", "params")
-
-    def __init__(self, msgid: str, /, **params: Any) -> None:
-        self.msgid = msgid
-        self.params = params
-
-    def __repr__(self) -> str:
-        return f"Msg({self.msgid!r}, **{self.params!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Msg) and other.msgid == self.msgid and other.params == self.params
-        )
-
-    __hash__ = None  # type: ignore[assignment]
+__all__ = ["N_", "Invalid", "Msg"]
 
 
 class Invalid(Exception):

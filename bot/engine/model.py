@@ -124,6 +124,9 @@ class Upload:
     name: str
     compressed: bool = False  # a messenger recompressed it (a Telegram photo)
     step: str | None = None  # "flow.step" the file was sent for, when the channel knows it
+    # (rule, CheckedFile or the refusal's Msg): ``check_file`` already run for this rule,
+    # elsewhere (the service runs it in a process pool); the engine checks only without one.
+    checked: Any = None
 
 
 @dataclass(frozen=True)

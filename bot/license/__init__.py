@@ -10,46 +10,41 @@ through the channel's ``Sender``, as reminders do. Nothing read is logged.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Mapping
 
 from bot.channels.base import Sender
 from bot.config import Settings
 from bot.engine.consistency import LICENSE_CATEGORY
-from bot.engine.model import ScanRead, Upload
+from bot.engine.model import ScanRead, StoreDocument
 from bot.license.ocr import Reader
-from bot.service import Service, Turn
+from bot.plugins import Change, Plugin
+from bot.service import Service
 
 log = logging.getLogger(__name__)
 
 
-class LicenseDesk:
+class LicenseDesk(Plugin):
     def __init__(self, service: Service, reader: Reader, senders: Mapping[str, Sender]) -> None:
         self.service = service
         self.reader = reader
         self.senders = senders  # the registry bot.app builds; channels join it as they start
         self._tasks: dict[tuple[str, str, str], asyncio.Task] = {}
 
-    async def after_turn(self, turn: Turn) -> None:
-        """Starts a read when this turn accepted a license scan (runs inside the turn's
-        transaction: the read's result is applied after it, under the merchant's lock)."""
-        event = turn.event
-        if not isinstance(event, Upload) or not any(
-                d.category == LICENSE_CATEGORY and d.name == event.name
-                for d in turn.state.documents):
-            return
-        sha = hashlib.sha256(event.data).hexdigest()
-        if not any(d.category == LICENSE_CATEGORY and d.sha256 == sha
-                   for d in turn.state.documents):
-            return
-        merchant = turn.merchant
-        key = (merchant.channel, merchant.user_key, sha)
-        if key in self._tasks:  # the same turn retried after a concurrent write
-            return
-        update_id = f"license-read:{merchant.id}:{sha[:40]}"
-        self._tasks[key] = asyncio.create_task(self._read(key, event.data, update_id),
-                                               name="license-read")
+    def on_turn(self, change: Change) -> None:
+        """Starts a read when this turn accepted a license scan. Its result is applied as a
+        turn of its own, after this one (under the merchant's lock), and sent on its own."""
+        for effect in change.effects:
+            if not (isinstance(effect, StoreDocument)
+                    and effect.ref.category == LICENSE_CATEGORY):
+                continue
+            sha = effect.ref.sha256
+            key = (change.channel, change.user_key, sha)
+            if key in self._tasks:  # the same turn retried after a concurrent write
+                continue
+            update_id = f"license-read:{change.user_key}:{sha[:40]}"[:128]
+            self._tasks[key] = asyncio.create_task(self._read(key, effect.data, update_id),
+                                                   name="license-read")
 
     async def _read(self, key: tuple[str, str, str], data: bytes, update_id: str) -> None:
         channel, user_key, sha = key
@@ -86,5 +81,5 @@ def install(service: Service, settings: Settings,
     reader = Reader(timeout=settings.bot_license_ocr_timeout,
                     workers=settings.bot_license_ocr_workers)
     desk = LicenseDesk(service, reader, senders)
-    service.after_turn.append(desk.after_turn)
+    service.install(desk)
     return desk

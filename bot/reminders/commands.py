@@ -1,19 +1,19 @@
 """The merchant's side: ``/reminders`` (list, cancel, snooze), the ``rem:`` choices of a sent
 reminder (done, snooze a day or a week, update the status), and the after-turn hook that turns
-answers into milestones and reminders. Everything runs inside the event's transaction.
+answers into milestones and reminders (only in a turn that reported something). Everything
+runs inside the turn's transaction.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.engine.messages import Msg
 from bot.engine.model import Choice, Reply
+from bot.plugins import Change, Command, Handler, Plugin, Turn, Write
 from bot.reminders import facts as F
 from bot.reminders.plan import RENEWAL, REVIEW
 from bot.reminders.texts import (
@@ -28,7 +28,8 @@ from bot.reminders.texts import (
     choice_id,
 )
 from bot.reminders.timing import Timing, to_local
-from bot.service import Service, Turn
+from bot.service import Service
+from bot.store import reminders as R
 from bot.store.models import Reminder
 
 LISTED = 10
@@ -46,7 +47,7 @@ INACTIVE = Msg("That reminder is no longer active. Type /reminders to see what i
 HELP_LINE = Msg("/reminders: what I will remind you of; snooze or cancel a reminder")
 
 
-class Reminders:
+class Reminders(Plugin):
     """Installed on the service by ``install``; ``buttons(channel)`` says whether a channel
     shows choices as buttons (else typed commands are offered)."""
 
@@ -69,29 +70,33 @@ class Reminders:
     def today(self, turn: Turn):
         return self.local(turn, turn.now).date()
 
-    # -- after every turn ------------------------------------------------------------------
-    async def after_turn(self, turn: Turn) -> None:
-        if await F.record_turn(turn.session, turn.merchant, turn.state, turn.now,
-                               self.today(turn)):
-            await F.sync(turn.session, turn.merchant, turn.now, self.timing, self.figures)
+    # -- the plugin -------------------------------------------------------------------------
+    def commands(self) -> Mapping[str, Command]:
+        return {"reminders": Command(self.command, HELP_LINE)}
+
+    def choices(self) -> Mapping[str, Handler]:
+        return {PREFIX: self.choice}
+
+    def on_turn(self, change: Change) -> Write | None:
+        """Milestones follow what the turn reported; most turns report nothing and write
+        nothing here."""
+        got = F.report(change.before, change.after, change.effects)
+        if not got:
+            return None
+
+        async def write(turn: Turn) -> None:
+            if await F.record_turn(turn.session, turn.merchant, turn.state, got, turn.now,
+                                   self.today(turn)):
+                await F.sync(turn.session, turn.merchant, turn.now, self.timing, self.figures)
+
+        return write
 
     # -- /reminders ------------------------------------------------------------------------
     async def upcoming(self, turn: Turn) -> list[Reminder]:
-        rows = await turn.session.scalars(
-            select(Reminder)
-            .where(Reminder.merchant_id == turn.merchant.id, Reminder.status.in_(F.UPCOMING))
-            .order_by(Reminder.due_at, Reminder.id)
-            .limit(LISTED)
-        )
-        return list(rows)
+        return await R.upcoming(turn.session, turn.merchant.id, LISTED)
 
     async def last_sent(self, turn: Turn) -> Reminder | None:
-        return await turn.session.scalar(
-            select(Reminder)
-            .where(Reminder.merchant_id == turn.merchant.id, Reminder.status == F.SENT)
-            .order_by(Reminder.sent_at.desc(), Reminder.id.desc())
-            .limit(1)
-        )
+        return await R.last_sent(turn.session, turn.merchant.id)
 
     async def command(self, turn: Turn) -> list[Reply]:
         tokens = [t.casefold() for t in _TOKEN.findall(turn.arg)]
@@ -146,8 +151,7 @@ class Reminders:
         ident, _, action = turn.arg.partition(":")
         reminder = None
         if ident.isdigit():
-            reminder = await turn.session.scalar(select(Reminder).where(
-                Reminder.id == int(ident), Reminder.merchant_id == turn.merchant.id))
+            reminder = await R.one(turn.session, turn.merchant.id, int(ident))
         if reminder is None:
             return [Reply(self.texts(turn).t(INACTIVE))]
         return await self.act(turn, reminder, action)
@@ -193,11 +197,8 @@ class Reminders:
         """Done closes the reminder's whole cycle (its 60/30/7-day siblings too); a renewal
         also moves on to next year."""
         session = turn.session
-        siblings = await session.scalars(select(Reminder).where(
-            Reminder.merchant_id == turn.merchant.id, Reminder.kind == reminder.kind,
-            Reminder.subject == reminder.subject, Reminder.anchor == reminder.anchor,
-            Reminder.status.in_((*F.UPCOMING, F.SENT, F.FAILED))))
-        for r in siblings:
+        for r in await R.cycle(session, turn.merchant.id, reminder.kind, reminder.subject,
+                               reminder.anchor):
             r.status, r.updated_at = F.DONE, turn.now
         if reminder.kind != RENEWAL:
             return [Reply(texts.t(Msg("Noted, done: {title}.", title=texts.title(
@@ -228,7 +229,5 @@ class Reminders:
 def install(service: Service, timing: Timing,
             buttons: Callable[[str], bool] = lambda channel: True) -> Reminders:
     reminders = Reminders(service, timing, buttons)
-    service.add_command("reminders", reminders.command, HELP_LINE)
-    service.choice_prefixes[PREFIX] = reminders.choice
-    service.after_turn.append(reminders.after_turn)
+    service.install(reminders)
     return reminders

@@ -1,7 +1,7 @@
 """Milestones from the conversation, and the reminder rows kept in step with them.
 
-Runs inside the transaction of the merchant's event (the after-turn hook and the ``rem:``
-choices) or of the worker's yearly refresh. Reminders are keyed ``kind:subject:anchor:lead``
+Runs inside the transaction of the merchant's turn (the on-turn write, only when the turn
+reported something, and the ``rem:`` choices) or of the worker's yearly refresh. Reminders are keyed ``kind:subject:anchor:lead``
 per merchant: a key is created once and never again, so a reminder the merchant cancelled,
 answered or already received is not scheduled a second time; one whose facts changed becomes
 ``obsolete``.
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine.model import State
+from bot.engine.model import Effect, RecordCertification, State
 from bot.engine.validators import parse_date_value
 from bot.reminders.plan import (
     CERTIFICATIONS,
@@ -33,7 +33,18 @@ from bot.reminders.plan import (
     still_valid,
 )
 from bot.reminders.timing import Timing, to_local
-from bot.store.models import Certification, Merchant, Milestone, Reminder
+from bot.store import reminders as R
+from bot.store.models import Merchant, Milestone, Reminder
+from bot.store.reminders import (  # noqa: F401 - the statuses, named here for callers
+    CANCELLED,
+    CLAIMED,
+    DONE,
+    FAILED,
+    OBSOLETE,
+    PENDING,
+    SENT,
+    UPCOMING,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +61,6 @@ RENEWAL_SUBJECTS = {
     "both": CERTIFICATIONS,
 }
 
-PENDING, CLAIMED, SENT = "pending", "claimed", "sent"
-DONE, CANCELLED, OBSOLETE, FAILED = "done", "cancelled", "obsolete", "failed"
-UPCOMING = (PENDING, CLAIMED)
 
 
 def as_facts(m: Milestone) -> Facts:
@@ -69,9 +77,40 @@ def _date(value: Any) -> date | None:
         return None
 
 
-async def milestones(session: AsyncSession, merchant_id: int) -> dict[str, Milestone]:
-    rows = await session.scalars(select(Milestone).where(Milestone.merchant_id == merchant_id))
-    return {m.subject: m for m in rows}
+milestones = R.milestones
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one turn told us that reminders depend on, taken from the states before and after
+    and the turn's effects (pure: no database)."""
+
+    certifications: tuple[tuple[str, str], ...] = ()  # (kind, status) recorded this turn
+    submitted: date | None = None
+    passed: date | None = None
+    renewal_done: Any = None
+    license_end: Any = None  # the answers, when they changed
+    inspection: Any = None
+
+    def __bool__(self) -> bool:
+        return any((self.certifications, self.submitted, self.passed, self.renewal_done,
+                    self.license_end is not None, self.inspection is not None))
+
+
+def report(before: State, after: State, effects: list[Effect]) -> Report:
+    """Consume the one-shot answers of ``after`` and say what changed."""
+    answers = after.answers
+    submitted = _date(answers.pop(SUBMITTED_DATE, None))
+    passed = _date(answers.pop(PASSED_DATE, None))
+    done = answers.pop(RENEWAL_DONE, None)
+    end, visit = answers.get(LICENSE_END_DATE), answers.get(INSPECTION_DATE)
+    return Report(
+        tuple((e.kind, e.status) for e in effects if isinstance(e, RecordCertification)),
+        submitted, passed, done if done in RENEWAL_SUBJECTS else None,
+        end if isinstance(end, str) and end != before.answers.get(LICENSE_END_DATE) else None,
+        visit if isinstance(visit, str) and visit != before.answers.get(INSPECTION_DATE)
+        else None,
+    )
 
 
 class _Stones:
@@ -96,47 +135,41 @@ class _Stones:
                 self.changed = True
 
 
-async def record_turn(session: AsyncSession, merchant: Merchant, state: State, now: datetime,
-                      today: date) -> bool:
+async def record_turn(session: AsyncSession, merchant: Merchant, state: State, got: Report,
+                      now: datetime, today: date) -> bool:
     """Copy what this turn told us into the milestones; True when any changed.
 
-    A certification whose status was recorded in this turn (``updated_at == now``) takes the
-    date the merchant just gave (submission or pass; one-shot answers, consumed here) or, when
-    the status changed without one, today. The license end date and the inspection date follow
-    their answers whenever they change; a confirmed renewal closes the current cycle.
+    A certification whose status was recorded in this turn takes the date the merchant just
+    gave (submission or pass) or, when the status changed without one, today. The license end
+    date and the inspection date follow their answers when they change; a confirmed renewal
+    closes the current cycle.
     """
     stones = _Stones(session, merchant.id, await milestones(session, merchant.id), now)
-    answers = state.answers
-    submitted = _date(answers.pop(SUBMITTED_DATE, None))
-    passed = _date(answers.pop(PASSED_DATE, None))
-    reported = await session.scalars(select(Certification).where(
-        Certification.merchant_id == merchant.id, Certification.updated_at == now))
-    for cert in reported:
-        dated = cert.kind == answers.get(STATUS_CERT) and (submitted or passed)
-        known = stones.found.get(cert.kind)
-        if not dated and known is not None and known.status == cert.status:
-            continue  # recorded already (an earlier event of the same instant)
-        stone = stones.get(cert.kind)
-        stones.set(stone, status=cert.status)
-        if cert.status in UNDER_REVIEW:
+    submitted, passed = got.submitted, got.passed
+    for kind, status in got.certifications:
+        dated = kind == state.answers.get(STATUS_CERT) and (submitted or passed)
+        known = stones.found.get(kind)
+        if not dated and known is not None and known.status == status:
+            continue  # recorded already
+        stone = stones.get(kind)
+        stones.set(stone, status=status)
+        if status in UNDER_REVIEW:
             stones.set(stone, submitted_on=submitted or today)
-        elif cert.status == PASSED:
+        elif status == PASSED:
             day = passed or today
             if stone.passed_on != day:
                 stones.set(stone, passed_on=day, renewed_through=None)
-        elif cert.status == "rejected":
+        elif status == "rejected":
             stones.set(stone, rejected_on=today)
-    end = answers.get(LICENSE_END_DATE)
-    if isinstance(end, str):
+    end = got.license_end
+    if end is not None:
         due = _date(end)
         stones.set(stones.get(LICENSE), due_on=due,
                    status=LONG_TERM if end == "long_term" else ("valid" if due else None))
-    visit = answers.get(INSPECTION_DATE)
-    if isinstance(visit, str):
-        stones.set(stones.get(INSPECTION), due_on=_date(visit))
-    done = answers.pop(RENEWAL_DONE, None)
-    if done in RENEWAL_SUBJECTS:
-        for subject in RENEWAL_SUBJECTS[done]:
+    if got.inspection is not None:
+        stones.set(stones.get(INSPECTION), due_on=_date(got.inspection))
+    if got.renewal_done in RENEWAL_SUBJECTS:
+        for subject in RENEWAL_SUBJECTS[got.renewal_done]:
             if subject in stones.found:
                 mark_renewed(stones, stones.found[subject], today)
     return stones.changed
@@ -168,10 +201,7 @@ async def sync(session: AsyncSession, merchant: Merchant, now: datetime, timing:
     stones = await milestones(session, merchant.id)
     facts = {subject: as_facts(m) for subject, m in stones.items()}
     today = to_local(now, timing.zone(merchant.timezone)).date()
-    existing = {
-        r.key: r for r in await session.scalars(
-            select(Reminder).where(Reminder.merchant_id == merchant.id))
-    }
+    existing = await R.of_merchant(session, merchant.id)
     created: list[Reminder] = []
     for planned in plan(facts.values(), today, figures):
         if planned.key in existing:

@@ -6,54 +6,16 @@ local calendar dates in the merchant's timezone.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
-OFF = frozenset({"", "off", "none", "no"})
+from bot.timeofday import OFF, QuietHours, parse_clock  # noqa: F401 - named here for callers
+
 SPREAD_MINUTES = 28  # merchants' sends spread over minutes 1..28 after the hour
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
-
-
-def parse_clock(text: str) -> time:
-    match = _CLOCK.match(text)
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError(f"expected a time of day like 09:00, got {text!r}")
-    return time(int(match[1]), int(match[2]))
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    """A nightly window without messages; ``start`` > ``end`` wraps past midnight."""
-
-    start: time
-    end: time
-
-    @classmethod
-    def parse(cls, text: str) -> QuietHours | None:
-        """``"21:00-09:00"``; empty or ``off``: no quiet hours."""
-        if text.strip().lower() in OFF:
-            return None
-        start, sep, end = text.partition("-")
-        if not sep:
-            raise ValueError(f"expected quiet hours like 21:00-09:00, got {text!r}")
-        quiet = cls(parse_clock(start), parse_clock(end))
-        return None if quiet.start == quiet.end else quiet
-
-    def contains(self, moment: time) -> bool:
-        if self.start < self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-    def end_after(self, local: datetime) -> datetime:
-        """The end of the quiet window ``local`` falls in."""
-        day = local.date()
-        if self.start > self.end and local.time() >= self.start:
-            day += timedelta(days=1)
-        return datetime.combine(day, self.end)
 
 
 def zone(name: str | None, fallback: str = "Asia/Shanghai") -> ZoneInfo:
@@ -113,3 +75,9 @@ class Timing:
 def backoff(attempts: int) -> timedelta:
     """Wait after the ``attempts``-th failed send: 1, 4, 16, 64 minutes… at most 6 hours."""
     return min(BACKOFF_BASE * 4 ** min(max(attempts - 1, 0), 8), BACKOFF_CAP)
+
+
+def from_settings(settings: Any) -> Timing:
+    """The timing that ``BOT_QUIET_HOURS``, ``BOT_REMINDER_TIME`` and ``BOT_TIMEZONE`` set."""
+    return Timing(QuietHours.parse(settings.bot_quiet_hours),
+                  parse_clock(settings.bot_reminder_time), settings.bot_timezone)

@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import metrics
-from bot.channels.base import DeliveryError, Sender
+from bot.delivery import DeliveryError, Sender
 from bot.engine.model import Reply
 from bot.engine.render import Renderer
 from bot.reminders import facts as F
 from bot.reminders.texts import Texts
 from bot.reminders.timing import Timing, backoff, to_local
+from bot.store import reminders as R
 from bot.store.db import Database
-from bot.store.models import Merchant, Milestone, Reminder
+from bot.store.reminders import claimable
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,6 @@ class Due:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def claimable(now: datetime):
-    """Due and not taken, or taken by a worker whose lease ran out."""
-    return or_(
-        and_(Reminder.status == F.PENDING, Reminder.next_at <= now),
-        and_(Reminder.status == F.CLAIMED, Reminder.claimed_until <= now),
-    )
-
-
 class Worker:
     def __init__(self, db: Database, render: Renderer, senders: Mapping[str, Sender],
                  config: WorkerConfig,
@@ -110,20 +102,12 @@ class Worker:
     async def _due(self, now: datetime) -> list[Due]:
         if not self.senders:
             return []
-        async with self.db.session() as session:
-            rows = await session.execute(
-                select(Reminder, Merchant)
-                .join(Merchant, Merchant.id == Reminder.merchant_id)
-                .where(claimable(now), Merchant.channel.in_(list(self.senders)))
-                .order_by(Reminder.next_at, Reminder.id)
-                .limit(BATCH)
-            )
-            return [
-                Due(r.id, m.id, m.channel, m.user_key, m.timezone, m.locale, r.kind, r.subject,
-                    r.anchor, r.lead_days, r.due_at, r.attempts)
-                for r, m in rows
-            ]
-
+        rows = await R.due(self.db, now, self.senders, BATCH)
+        return [
+            Due(r.id, m.id, m.channel, m.user_key, m.timezone, m.locale, r.kind, r.subject,
+                r.anchor, r.lead_days, r.due_at, r.attempts)
+            for r, m in rows
+        ]
     async def _handle(self, item: Due, now: datetime) -> dict[str, Any] | None:
         if self.timing.is_quiet(now, item.timezone):
             morning = self.timing.settle(now, item.timezone, item.merchant_id)
@@ -134,7 +118,7 @@ class Worker:
         token = uuid.uuid4().hex
         claimed = await self._update(
             item.id, claimable(now), status=F.CLAIMED, claim_token=token,
-            claimed_until=now + self.config.lease, attempts=Reminder.attempts + 1,
+            claimed_until=now + self.config.lease, attempts=R.attempts_plus_one(),
             updated_at=now)
         if not claimed:
             return None  # another worker has it
@@ -157,7 +141,7 @@ class Worker:
             return None
         metrics.SENDS.labels(item.channel, "sent").inc()
         marked = await self._update(
-            item.id, and_(Reminder.status == F.CLAIMED, Reminder.claim_token == token),
+            item.id, R.claimed_by(token),
             status=F.SENT, sent_at=now, claim_token=None, claimed_until=None,
             last_error=None, updated_at=now)
         if not marked:
@@ -171,7 +155,7 @@ class Worker:
 
     async def _failed(self, item: Due, token: str, now: datetime, attempts: int, error: str,
                       permanent: bool) -> None:
-        mine = and_(Reminder.status == F.CLAIMED, Reminder.claim_token == token)
+        mine = R.claimed_by(token)
         if permanent or attempts >= self.config.max_attempts:
             await self._update(item.id, mine, status=F.FAILED, claim_token=None,
                                claimed_until=None, last_error=error[:255], updated_at=now)
@@ -186,12 +170,7 @@ class Worker:
 
     async def _update(self, reminder_id: int, condition, **values: Any) -> bool:
         """One conditional UPDATE in its own transaction; True when it changed the row."""
-        async with self.db.session() as session, session.begin():
-            result = await session.execute(
-                update(Reminder).where(Reminder.id == reminder_id, condition).values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            return result.rowcount == 1
+        return await R.update_if(self.db, reminder_id, condition, **values)
 
     # -- what is sent and reported -----------------------------------------------------------
     def buttons(self, channel: str) -> bool:
@@ -224,14 +203,11 @@ class Worker:
         """Schedule the next cycle for merchants whose anniversary has passed (a day's slack
         for timezones), without waiting for them to write."""
         cutoff = (now - timedelta(days=1)).date()
-        async with self.db.session() as session:
-            ids = list(await session.scalars(
-                select(Milestone.merchant_id).where(Milestone.review_on <= cutoff)
-                .distinct().limit(BATCH * MAX_ROUNDS)))
+        ids = await R.to_review(self.db, cutoff, BATCH * MAX_ROUNDS)
         for merchant_id in ids:
             try:
                 async with self.db.session() as session, session.begin():
-                    merchant = await session.get(Merchant, merchant_id)
+                    merchant = await R.merchant(session, merchant_id)
                     if merchant is not None:
                         await F.sync(session, merchant, now, self.timing, self.render.figures)
             except (IntegrityError, DBAPIError) as exc:  # the merchant's own turn won

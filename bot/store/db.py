@@ -33,6 +33,16 @@ def sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=FULL")  # a turn the merchant saw answered is on disk
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # Transactions begin where SQLAlchemy says, not where the driver guesses: SAVEPOINTs
+    # inside one transaction (the writer's group commit) need that.
+    dbapi_connection.isolation_level = None
+
+
+def sqlite_begin(conn: Connection) -> None:
+    # The writer asks for IMMEDIATE: it takes the write lock first, so a second process waits
+    # in the busy handler instead of failing when its read turns into a write.
+    mode = conn.get_execution_options().get("sqlite_begin", "")
+    conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 def private_file(path: Path) -> None:
@@ -70,6 +80,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", sqlite_begin)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -89,3 +89,10 @@ async def mark_alerted(db: Database, merchant_id: int, now: datetime) -> None:
         row = await current(session, merchant_id)
         if row is not None:
             row.alerted_at = now
+
+
+async def open_ids(db: Database) -> set[int]:
+    """Merchants handed over to a person right now."""
+    async with db.session() as session:
+        rows = await session.scalars(select(Handoff.merchant_id).where(Handoff.closed_at.is_(None)))
+        return set(rows)

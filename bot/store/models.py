@@ -56,16 +56,27 @@ class Certification(Base):
     updated_at: Mapped[datetime]
 
 
-class ProcessedUpdate(Base):
-    """An incoming update already applied; recorded in the transaction of its effects."""
+class Turn(Base):
+    """One applied turn: the processed-update mark (recorded in the transaction of its
+    effects), the reply outbox (``sent_at`` once the channel delivered) and the transcript."""
 
-    __tablename__ = "processed_updates"
-    __table_args__ = (UniqueConstraint("channel", "update_key"),)
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("channel", "update_key"),
+        Index("ix_turns_merchant", "merchant_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
-    update_key: Mapped[str] = mapped_column(String(128))
+    update_key: Mapped[str | None] = mapped_column(String(128))
+    flow: Mapped[str | None] = mapped_column(String(32))  # where the merchant is after the turn
+    step: Mapped[str | None] = mapped_column(String(64))
+    incoming: Mapped[dict | None] = mapped_column(JSON)  # ID/passport numbers masked
+    replies: Mapped[list] = mapped_column(JSON)
+    author: Mapped[str | None] = mapped_column(String(64))  # None: the guide
     created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 class Milestone(Base):
@@ -169,30 +180,6 @@ class StaffAlert(Base):
     status: Mapped[str] = mapped_column(String(8))  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-
-
-class Turn(Base):
-    """One applied turn: the processed-update mark, the reply outbox and the transcript."""
-
-    __tablename__ = "turns"
-    __table_args__ = (
-        UniqueConstraint("channel", "update_key"),
-        Index("ix_turns_merchant", "merchant_id", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(16))
-    update_key: Mapped[str | None] = mapped_column(String(128))
-    flow: Mapped[str | None] = mapped_column(String(32))  # where the merchant is after the turn
-    step: Mapped[str | None] = mapped_column(String(64))
-    # {"text"} (ID numbers masked) | {"choice"} | {"files": [names]} | {"event"}; None: a
-    # message the bot or a person sent on its own
-    incoming: Mapped[dict | None] = mapped_column(JSON)
-    replies: Mapped[list] = mapped_column(JSON)  # [{"text", "choices", "document"}]
-    author: Mapped[str | None] = mapped_column(String(64))  # None: the guide; "operator:NAME"
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 

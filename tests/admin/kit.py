@@ -1,6 +1,6 @@
 """A console on loopback over a real service (the tiny guide, SQLite), its channel replaced by
 a recording sender: what an operator sends arrives there as the merchant's channel would get it.
-Turns are written to the transcript as the service's turn writer does (``store.add_turn``)."""
+The service writes each turn to the transcript itself."""
 
 from __future__ import annotations
 
@@ -70,16 +70,7 @@ class Site:
         if isinstance(event, str):
             event = Text(event)
         result = await self.service.handle(channel, user, event)
-        merchant = await self.merchant(user, channel)
-        incoming = ({"text": event.text} if isinstance(event, Text) else
-                    {"choice": event.id} if isinstance(event, Choose) else
-                    {"files": [event.name]} if isinstance(event, Upload) else
-                    {"event": "hello"})
-        state = merchant.state or {}
-        await store.add_turn(self.service.db, merchant.id, channel, incoming=incoming,
-                             replies=[reply_json(r) for r in result.replies],
-                             flow=state.get("flow"), step=state.get("step"),
-                             now=self.clock(), sent_at=self.clock())
+        await self.service.mark_sent(result.turn_id)  # the recording channel delivered it
         return result
 
     async def merchant(self, user: str, channel: str = "telegram") -> Merchant:

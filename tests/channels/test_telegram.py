@@ -20,7 +20,7 @@ from bot.engine.model import Choice, Expect, Reply
 from bot.service import Result, Service
 from bot.store.db import Database
 from bot.store.files import FileStore
-from bot.store.models import Document, Merchant, ProcessedUpdate
+from bot.store.models import Document, Merchant, Turn
 from bot.web.upload import UploadPage
 
 TINY = Path(__file__).with_name("tiny")
@@ -179,7 +179,7 @@ async def test_a_duplicated_update_is_applied_once(rig, service):
     (merchant,) = await rows(service, Merchant)
     assert merchant.state["answers"]["company_name"] == "Acme Trading Co"
     assert merchant.state["step"] == "kind"
-    keys = [p.update_key for p in await rows(service, ProcessedUpdate)]
+    keys = [p.update_key for p in await rows(service, Turn)]
     assert keys.count(str(update["update_id"])) == 1
 
 
@@ -238,7 +238,7 @@ async def test_an_album_is_stored_whole_in_message_order_with_one_answer(rig, se
     docs = await rows(service, Document, category="photos")
     names = [d.name for d in docs]
     assert names == [f"photo_{u['message']['message_id']}.jpg" for u in group]
-    processed = {p.update_key for p in await rows(service, ProcessedUpdate)}
+    processed = {p.update_key for p in await rows(service, Turn)}
     first = min(u["update_id"] for u in group)
     assert f"album:g1:{first}" in processed  # one event, applied once
 

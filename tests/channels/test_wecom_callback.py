@@ -34,7 +34,7 @@ from bot.channels.wecom.channel import CHANNEL, WeComChannel
 from bot.service import Service
 from bot.store.db import Database
 from bot.store.files import FileStore
-from bot.store.models import Document, Merchant, ProcessedUpdate
+from bot.store.models import Document, Merchant, Turn
 from bot.web.upload import UploadPage
 
 PATH = "/wecom/callback"
@@ -206,7 +206,7 @@ async def test_duplicate_callback_is_200_and_changes_nothing(stack):
         merchant = await session.scalar(select(Merchant))
     assert merchant.version == version
     assert len(stack.fake.sent) == sent
-    assert await stack.count(ProcessedUpdate) == 2
+    assert await stack.count(Turn) == 2
 
 
 async def test_duplicate_event_is_keyed_on_sender_and_create_time(stack):
@@ -243,7 +243,7 @@ async def test_unknown_types_get_a_polite_reply_and_change_nothing(stack, msg_ty
     assert "I can read text, pictures and files" in replies[1]
     assert "What would you like to do?" in replies[1]  # the question again
     await stack.idle()
-    assert await stack.count(ProcessedUpdate) == 1
+    assert await stack.count(Turn) == 1
 
 
 HOSTILE = [

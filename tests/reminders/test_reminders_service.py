@@ -211,7 +211,8 @@ async def test_inspection_reminders(bench):
     async with bench.db.session() as session, session.begin():
         merchant = await session.scalar(select(Merchant).where(Merchant.user_key == "i"))
         state = State("en", answers={"inspection_date": "2026-05-20"})
-        assert await F.record_turn(session, merchant, state, bench.clock.now,
+        got = F.report(State("en"), state, [])
+        assert await F.record_turn(session, merchant, state, got, bench.clock.now,
                                    date(2026, 4, 1))
         await F.sync(session, merchant, bench.clock.now, bench.worker.timing,
                      bench.service.guide.render.figures)

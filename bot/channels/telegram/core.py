@@ -189,13 +189,16 @@ class TelegramChannel:
                 self._log_failure(inc, exc)
                 await self._apologise(inc)
                 return
-            if result.duplicate and inc.update_key not in self._answered:
-                # Applied before a crash or a timeout, and maybe never answered: its effects
-                # are not repeated, but the merchant gets the current question again.
+            if (result.duplicate and not result.replies
+                    and inc.update_key not in self._answered):
+                # Applied and answered before a restart: its effects are not repeated, the
+                # merchant gets the current question again. (Replies never marked sent come
+                # back in ``result.replies`` and are sent as they were.)
                 result = await self.service.notice(CHANNEL, inc.user_key, QUIET)
             if inc.kind == CHOICE:
                 await self._strip(inc.chat_id, inc.message_id)
             await self._deliver(inc.chat_id, result)
+            await self.service.mark_sent(result.turn_id)
             self._remember_answered(inc.update_key)
         except Exception as exc:  # noqa: BLE001 - sending failed after its retries
             log.error("sending the answer to update %s failed: %s", inc.update_id,

@@ -124,6 +124,7 @@ class WeComChannel:
             log.info("wecom: duplicate callback ignored")
             return
         await self.deliver(user, result)
+        await self.service.mark_sent(result.turn_id)
 
     async def _download(self, message: Inbound) -> Upload | None:
         if message.update_key and await applied(self.service, CHANNEL, message.update_key):

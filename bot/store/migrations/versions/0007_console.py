@@ -1,5 +1,5 @@
-"""The operator console: the transcript (turns), staff users and sessions, the audit log and
-handoffs to a person.
+"""The operator console: staff users and sessions, the audit log and handoffs to a person
+(the transcript is migration 0005's ``turns``).
 
 Revision ID: 0007
 Revises: 0004
@@ -20,22 +20,6 @@ def _merchant_fk() -> sa.Column:
 
 
 def upgrade() -> None:
-    op.create_table(
-        "turns",
-        sa.Column("id", sa.Integer, primary_key=True),
-        _merchant_fk(),
-        sa.Column("channel", sa.String(16), nullable=False),
-        sa.Column("update_key", sa.String(128), nullable=True),
-        sa.Column("flow", sa.String(32), nullable=True),
-        sa.Column("step", sa.String(64), nullable=True),
-        sa.Column("incoming", sa.JSON, nullable=True),
-        sa.Column("replies", sa.JSON, nullable=False),
-        sa.Column("author", sa.String(64), nullable=True),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("sent_at", sa.DateTime, nullable=True),
-        sa.UniqueConstraint("channel", "update_key"),
-    )
-    op.create_index("ix_turns_merchant", "turns", ["merchant_id", "id"])
     op.create_table(
         "staff_users",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -85,5 +69,3 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     op.drop_table("staff_sessions")
     op.drop_table("staff_users")
-    op.drop_index("ix_turns_merchant", "turns")
-    op.drop_table("turns")
