@@ -6,7 +6,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.engine.model import Choice, Choose, Event, Hello, Reply, Step, Text, Upload
+from bot.engine.model import (
+    Choice,
+    Choose,
+    Event,
+    Files,
+    Hello,
+    Reply,
+    ScanRead,
+    Step,
+    Text,
+    Upload,
+)
 from bot.engine.validators import VALIDATORS, mask_id
 
 # A long run of digits (an ID number typed at the wrong question, a bank card): masked wherever
@@ -31,8 +42,12 @@ def incoming(event: Event, step: Step | None) -> dict[str, Any] | None:
         return {"choice": event.id}
     if isinstance(event, Upload):
         return {"files": [event.name]}
+    if isinstance(event, Files):
+        return {"files": [u.name for u in event.uploads]}
     if isinstance(event, Hello):
         return {"event": "hello"}
+    if isinstance(event, ScanRead):  # what was read stays among the answers only
+        return {"event": "license_read"}
     return None
 
 
