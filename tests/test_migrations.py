@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import read
+from dbkit import read
 from sqlalchemy import inspect
 
 from bot.store.db import Database

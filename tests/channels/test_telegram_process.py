@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import on_postgresql, read
+from dbkit import on_postgresql, read
 from fake_telegram import TOKEN, WAIT, FakeBotAPI, Person, button_ids, picture
 
 from bot.content import load_guide

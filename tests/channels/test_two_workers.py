@@ -8,7 +8,7 @@ import socket
 
 import pytest
 from aiohttp import ClientSession, ClientTimeout
-from conftest import on_postgresql, read
+from dbkit import on_postgresql, read
 from fake_telegram import WAIT, FakeBotAPI, button_data
 from test_telegram_process import SECRET, BotProcess, free_port
 

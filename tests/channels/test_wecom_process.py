@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import read
+from dbkit import read
 from fake_wecom import (
     AES_KEY,
     AGENT_ID,

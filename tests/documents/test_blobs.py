@@ -8,7 +8,7 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from conftest import on_postgresql, read
+from dbkit import on_postgresql, read
 from sqlalchemy import update
 
 from bot.app import open_service

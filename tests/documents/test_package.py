@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import read
+from dbkit import read
 from cryptography.fernet import Fernet
 from pypdf import PdfReader
 from sqlalchemy import func, select
