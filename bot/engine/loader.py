@@ -30,10 +30,13 @@ def load_figures(path: Path) -> dict[str, Any]:
     return {k: str(v) for k, v in data.items()}
 
 
+NOT_FLOWS = frozenset({"figures.yaml", "facts.yaml"})  # content beside the flows
+
+
 def load_flows(directory: Path) -> dict[str, Flow]:
     flows: dict[str, Flow] = {}
     for path in sorted(directory.glob("*.yaml")):
-        if path.name == "figures.yaml":
+        if path.name in NOT_FLOWS:
             continue
         flow = _parse_flow(path)
         if flow.id in flows:
