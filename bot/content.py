@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.engine.loader import check_flows, load_figures, load_flows

@@ -219,7 +219,7 @@ def _check_step(flow, step, flows, fail, validators, rules, effects, templates) 
             raise fail(step, f"dead end: no case for outcomes {sorted(missing)}")
     elif not step.next:
         raise fail(step, "dead end: no next step")
-    if step.kind == "text" and not step.label:
+    if (step.kind == "text" or (step.kind == "choice" and step.answer)) and not step.label:
         raise fail(step, "a question needs a short 'label' for /status")
     if step.kind == "text" and step.validator not in validators:
         raise fail(step, f"unknown validator {step.validator!r}")

@@ -15,6 +15,7 @@ from jinja2 import Environment
 from bot.engine.files import describe_accept, human_size
 from bot.engine.messages import N_, Msg
 from bot.engine.model import Choice, Flow, Option, Reply, State, Step
+from bot.engine.progress import ahead_steps, asked, progress
 from bot.engine.rules import RULES
 from bot.engine.validators import VALIDATORS
 from bot.i18n import SUPPORTED, Translator
@@ -65,11 +66,10 @@ class Renderer:
     def question(self, state: State, flow: Flow, step: Step) -> Reply:
         loc = state.locale
         parts = []
-        questions = flow.questions()
         if flow.id != "menu":
-            parts.append(self.text(loc, Msg("{flow} · question {k} of {n}",
-                                            flow=Msg(flow.title),
-                                            k=questions.index(step) + 1, n=len(questions))))
+            counter = self.counter(state, flow, step)
+            if counter:
+                parts.append(counter)
         parts += self._body(loc, step)
         if step.kind == "text":
             parts.append(self.text(loc, Msg("Example: {example}",
@@ -99,6 +99,22 @@ class Renderer:
             if value:
                 parts.append(self.text(loc, Msg("Your previous answer: {value}", value=value)))
         return Reply("\n\n".join(parts), self.choices(loc, self.question_options(state, step)))
+
+    def counter(self, state: State, flow: Flow, step: Step) -> str:
+        """"Basic certification · question 3 of 9", true for this merchant's path."""
+        where = progress(state, flow, step)
+        if not where.shown:
+            return ""
+        if where.n is None:
+            return self.text(state.locale, Msg("{flow} · question {k}", flow=Msg(flow.title),
+                                               k=where.k))
+        return self.text(state.locale, Msg("{flow} · question {k} of {n}", flow=Msg(flow.title),
+                                           k=where.k, n=where.n))
+
+    def field_name(self, locale: str, step: Step) -> str:
+        """The short name /status gives an answer; empty for a question that only routes."""
+        msgid = step.files.label if step.kind == "files" else step.label
+        return self.text(locale, msgid) if msgid else ""
 
     def question_options(self, state: State, step: Step) -> list[Option]:
         """The choices a question offers now (buttons, or numbers where there are none)."""
@@ -158,25 +174,31 @@ class Renderer:
         if flow is None or flow.id == "menu" or state.step not in flow.steps:
             parts = [self.text(loc, Msg("You are at the main menu; no process is under way."))]
         else:
-            questions = flow.questions()
             step = flow.steps[state.step]
-            k = questions.index(step) + 1 if step in questions else len(questions)
-            parts = [self.text(loc, Msg("{flow} · question {k} of {n}", flow=Msg(flow.title),
-                                        k=k, n=len(questions)))]
-            done, missing = [], []
-            for q in questions:
-                name = self.text(loc, q.files.label if q.kind == "files" else (q.label or ""))
-                if not name:
-                    continue
+            title = self.text(loc, Msg(flow.title))
+            parts = [self.counter(state, flow, step) or title] if step.is_question else [title]
+            ahead = {q.id for q in ahead_steps(flow, step.id)}
+            this_visit = set(asked(state, flow))
+            done: dict[str, str] = {}
+            missing: list[str] = []
+            for q in flow.questions():
+                name = self.field_name(loc, q)
+                if not name or name in done or name in missing:
+                    continue  # two questions can fill one answer (the date of a status)
                 value = self.answer_text(state, flow, q)
-                (done if value else missing).append((name, value))
+                if q.kind == "choice" and q.id not in this_visit:
+                    value = ""  # choices are asked afresh each visit; typed answers are kept
+                if value:
+                    done[name] = value
+                elif q.id in ahead or q.id in this_visit:  # ahead, or its file went
+                    missing.append(name)
             if done:
                 parts.append(self.text(loc, Msg("Collected:")) + "\n" + "\n".join(
                     "• " + self.text(loc, Msg("{label}: {value}", label=name, value=value))
-                    for name, value in done))
+                    for name, value in done.items()))
             if missing:
                 parts.append(self.text(loc, Msg("Still missing:")) + "\n" + "\n".join(
-                    f"• {name}" for name, _ in missing))
+                    f"• {name}" for name in missing))
         if state.certifications:
             lines = [
                 "• " + self.text(loc, Msg("{label}: {value}",
