@@ -7,12 +7,14 @@ stops start-up instead of silently speaking English to a Chinese merchant.
 
 from __future__ import annotations
 
+import datetime
 import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -78,6 +80,13 @@ class Translator:
     def gettext(self, locale: str, msgid: str) -> str:
         return self._translations[locale].gettext(msgid)
 
+    def _value(self, locale: str, value: Any) -> Any:
+        if isinstance(value, Msg):
+            return self(locale, value)
+        if isinstance(value, datetime.date):  # one date format per language
+            return format_date(value, format="long", locale=locale)
+        return value
+
     def __call__(self, locale: str, message: Msg | str, **params: Any) -> str:
         """Translate ``message`` and fill in its parameters (themselves translated if ``Msg``)."""
         if isinstance(message, Msg):
@@ -86,5 +95,5 @@ class Translator:
         text = self.gettext(locale, message)
         if not params:
             return text
-        values = {k: self(locale, v) if isinstance(v, Msg) else v for k, v in params.items()}
+        values = {k: self._value(locale, v) for k, v in params.items()}
         return text.format_map(values)

@@ -68,11 +68,11 @@ def validity_note(validity: Validity) -> Msg | None:
     if validity.status == "expired":
         return Msg("The business license expired on {date}. Reviewers reject expired "
                    "documents: renew the license at the market regulation bureau (市场监督管理局) "
-                   "before you submit anything.", date=validity.end.isoformat())
+                   "before you submit anything.", date=validity.end)
     if validity.status == "expiring":
         return Msg("The business license expires on {date}, in {days} days. Submit well before "
                    "then and plan the renewal: an expired license is a common reason for "
-                   "rejection.", date=validity.end.isoformat(), days=validity.days)
+                   "rejection.", date=validity.end, days=validity.days)
     return None
 
 

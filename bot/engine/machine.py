@@ -36,7 +36,7 @@ from bot.engine.model import (
 )
 from bot.engine.render import Renderer
 from bot.engine.rules import EFFECTS, RULES
-from bot.engine.validators import VALIDATORS
+from bot.engine.validators import VALIDATORS, check_when
 from bot.i18n import SUPPORTED, negotiate, other_locale
 
 MENU = "menu"
@@ -252,7 +252,7 @@ class _Turn:
             self.s.pending = {"back": True}
 
     def ask(self, step: Step) -> None:
-        self.replies.append(self.g.render.question(self.s, self.flow, step))
+        self.replies.append(self.g.render.question(self.s, self.flow, step, self.today))
 
     # -- answers -------------------------------------------------------------------------
     def on_text(self, step: Step, text: str) -> None:
@@ -289,6 +289,7 @@ class _Turn:
         key = step.answer_key(self.s.flow)
         try:
             value = validator.parse(text)
+            check_when(value, validator.when, self.today)
             notes = check_answer(
                 key, value, answers=self.s.answers, today=self.today,
                 collects_license=collects_license(self.flow),

@@ -17,7 +17,7 @@ from bot.engine.messages import N_, Msg
 from bot.engine.model import Choice, Flow, Option, Reply, State, Step
 from bot.engine.progress import ahead_steps, asked, progress
 from bot.engine.rules import RULES
-from bot.engine.validators import VALIDATORS
+from bot.engine.validators import VALIDATORS, date_example
 from bot.i18n import SUPPORTED, Translator
 
 BREADCRUMB = " › "
@@ -63,7 +63,7 @@ class Renderer:
         return Reply("\n\n".join(self._body(locale, step)))
 
     # -- questions -----------------------------------------------------------------------
-    def question(self, state: State, flow: Flow, step: Step) -> Reply:
+    def question(self, state: State, flow: Flow, step: Step, today: date | None = None) -> Reply:
         loc = state.locale
         parts = []
         if flow.id != "menu":
@@ -72,8 +72,10 @@ class Renderer:
                 parts.append(counter)
         parts += self._body(loc, step)
         if step.kind == "text":
-            parts.append(self.text(loc, Msg("Example: {example}",
-                                            example=VALIDATORS[step.validator].example)))
+            validator = VALIDATORS[step.validator]
+            example = (date_example(validator.when, today) if validator.when and today
+                       else validator.example)
+            parts.append(self.text(loc, Msg("Example: {example}", example=example)))
         elif step.kind == "files":
             spec = step.files
             have = sum(1 for d in state.documents if d.category == spec.category)

@@ -45,7 +45,7 @@ def show(name: str, value, locale: str) -> str:
 def test_registry_names_match_keys():
     assert set(VALIDATORS) == {
         "company_name", "person_name", "uscc", "id_number", "email", "phone", "money",
-        "percent", "rating", "date",
+        "percent", "rating", "date", "past_date", "future_date",
     }
     assert all(v.name == key for key, v in VALIDATORS.items())
     assert [k for k, v in VALIDATORS.items() if v.sensitive] == ["id_number"]
