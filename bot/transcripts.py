@@ -23,7 +23,8 @@ TRANSCRIPTS = Path(__file__).resolve().parent.parent / "docs" / "transcripts"
 TODAY = date(2026, 11, 30)  # a fixed day, so the transcripts do not change with the calendar
 
 # The option a scripted merchant picks where the first one is not the interesting path.
-SCRIPTS: dict[str, dict[str, str]] = {
+# A list: the options picked on successive visits of a page that comes back (the FAQ).
+SCRIPTS: dict[str, dict[str, str | list[str]]] = {
     "basic": {},
     "factory": {"inspection_body": "sgs", "has_date": "yes"},
     "trade": {"what_next": "continue"},
@@ -31,7 +32,7 @@ SCRIPTS: dict[str, dict[str, str]] = {
                  "after_check": "apply"},
     "status": {"cert": "basic", "value": "passed"},
     "renewal": {"what": "both", "license_known": "enter"},
-    "faq": {"ask": "rejected"},
+    "faq": {"ask": ["rejected", "badge", "fees", "menu"]},
 }
 MENU_CHOICE = {"basic": "basic", "factory": "factory", "trade": "trade", "strength": "strength",
                "status": "status", "renewal": "renewal", "faq": "faq"}
@@ -106,6 +107,7 @@ class Merchant:
         self.state = State(locale)
         self.seed = 0
         self.last: Outcome | None = None
+        self.visits: dict[str, int] = {}
 
     def send(self, event: Event, said: str) -> Turn:
         self.last = self.guide.handle(self.state, event, self.today)
@@ -127,6 +129,9 @@ class Merchant:
             yield self.send(Text(text), text)
         elif step.kind == "choice":
             wanted = choose.get(step.id) or step.options[0].id
+            if isinstance(wanted, list):
+                visit = self.visits[step.id] = self.visits.get(step.id, -1) + 1
+                wanted = wanted[min(visit, len(wanted) - 1)]
             yield self.send(Choose(wanted, expects.step), self.label(expects, wanted))
         else:
             spec = step.files

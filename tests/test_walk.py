@@ -13,9 +13,9 @@ import re
 import pytest
 
 from bot.content import load_guide
-from bot.engine.model import FLOW_PREFIX, Choose, Hello, Text
+from bot.engine.model import FLOW_PREFIX, Choose, Hello, Text, Upload
 from bot.i18n import SUPPORTED
-from bot.transcripts import MENU_CHOICE, SCRIPTS, Merchant
+from bot.transcripts import MENU_CHOICE, SCRIPTS, Merchant, sample_file
 
 COUNTER = {
     "en": re.compile(r"· question (\d+)(?: of (\d+))?"),
@@ -125,3 +125,46 @@ def test_status_names_every_answer_it_lists(guide, locale):
                   "Annual export value", "Inquiry response rate", "Buyer rating"):
         assert "• " + t(locale, label) in text
     assert t(locale, "Transaction report (交易额报表)") in text.split(t(locale, "Still missing:"))[1]
+
+
+def greeting(guide, locale):
+    menu = guide.flows["menu"]
+    return guide.render.text(locale, menu.steps[menu.start].text)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED)
+@pytest.mark.parametrize("flow_id", sorted(SCRIPTS))
+def test_few_messages_a_turn_and_one_closing_message(guide, locale, flow_id):
+    merchant = Merchant(guide, locale)
+    turns = list(merchant.walk(flow_id))
+    note = guide.render.text(locale, "Figures are typical values, last reviewed {reviewed}; "
+                             "the page in your backend is authoritative.")
+    said = [r.text for turn in turns[1:] for r in turn.outcome.replies]
+    assert sum(text.count(note) for text in said) <= 1, f"{flow_id}: the figures note repeats"
+    for turn in turns[1:]:
+        assert len(turn.outcome.replies) <= 3, [r.text[:60] for r in turn.outcome.replies]
+    last = turns[-1].outcome.replies
+    assert len(last) <= 3  # the last answer's receipt, a summary, then what to do next
+    closing = last[-1]
+    assert [c.id for c in closing.choices] == [o.id for o in guide.flows["menu"].steps[
+        "main"].options]
+    assert greeting(guide, locale) not in closing.text
+    assert merchant.state.flow == "menu"
+
+
+@pytest.mark.parametrize("locale", SUPPORTED)
+def test_the_camera_note_comes_once_per_category(guide, locale):
+    merchant = Merchant(guide, locale)
+    camera = guide.render.text(locale, "This photo carries no camera information, as a picture "
+                               "saved from the web or a screenshot would. That is fine if you "
+                               "took it yourself: the photos must show your real site, not "
+                               "pictures from the web.")
+    walk = merchant.walk("factory")
+    for _ in walk:
+        if merchant.state.step == "production_line":
+            break
+    replies = []
+    for seed in (101, 102, 103):
+        out = merchant.send(Upload(sample_file("jpg", seed), f"p{seed}.jpg"), "").outcome
+        replies += [r.text for r in out.replies]
+    assert sum(text.count(camera) for text in replies) == 1

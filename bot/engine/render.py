@@ -48,29 +48,33 @@ class Renderer:
     def breadcrumb(self, locale: str, path: Iterable[str]) -> str:
         return BREADCRUMB.join(self.translator(locale, label) for label in path)
 
-    def _body(self, locale: str, step: Step) -> list[str]:
+    def uses_figures(self, step: Step) -> bool:
+        return bool(step.text and _placeholders(step.text) & set(self.figures))
+
+    def _body(self, locale: str, step: Step, figures_note: bool = True) -> list[str]:
         parts = [self.text(locale, step.text)] if step.text else []
         if step.menu_path:
             parts.append(self.text(locale, Msg("Where: {path}",
                                                path=self.breadcrumb(locale, step.menu_path))))
-        if step.text and _placeholders(step.text) & set(self.figures):
+        if figures_note and self.uses_figures(step):
             parts.append(self.text(locale, Msg(
                 "Figures are typical values, last reviewed {reviewed}; the page in your "
                 "backend is authoritative.")))
         return parts
 
-    def info(self, locale: str, step: Step) -> Reply:
-        return Reply("\n\n".join(self._body(locale, step)))
+    def info(self, locale: str, step: Step, figures_note: bool = True) -> Reply:
+        return Reply("\n\n".join(self._body(locale, step, figures_note)))
 
     # -- questions -----------------------------------------------------------------------
-    def question(self, state: State, flow: Flow, step: Step, today: date | None = None) -> Reply:
+    def question(self, state: State, flow: Flow, step: Step, today: date | None = None, *,
+                 figures_note: bool = True) -> Reply:
         loc = state.locale
         parts = []
         if flow.id != "menu":
             counter = self.counter(state, flow, step)
             if counter:
                 parts.append(counter)
-        parts += self._body(loc, step)
+        parts += self._body(loc, step, figures_note)
         if step.kind == "text":
             validator = VALIDATORS[step.validator]
             example = (date_example(validator.when, today) if validator.when and today
