@@ -85,6 +85,8 @@ class Translator:
             return self(locale, value)
         if isinstance(value, datetime.date):  # one date format per language
             return format_date(value, format="long", locale=locale)
+        if hasattr(value, "format") and not isinstance(value, str):  # Money: 50 万美元
+            return value.format(locale)
         return value
 
     def __call__(self, locale: str, message: Msg | str, **params: Any) -> str:

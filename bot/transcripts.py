@@ -29,7 +29,7 @@ SCRIPTS: dict[str, dict[str, str | list[str]]] = {
     "factory": {"inspection_body": "sgs", "has_date": "yes"},
     "trade": {"what_next": "continue"},
     "strength": {"basic": "passed", "deep": "factory", "membership": "gold",
-                 "after_check": "apply"},
+                 "apply_now": "apply", "after_gaps": "apply"},
     "status": {"cert": "basic", "value": "passed"},
     "renewal": {"what": "both", "license_known": "enter"},
     "faq": {"ask": ["rejected", "badge", "fees", "menu"]},

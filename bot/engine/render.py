@@ -6,6 +6,7 @@ Rendering is apart from deciding (``machine.py``) and from sending (the channels
 from __future__ import annotations
 
 import string
+from decimal import Decimal
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -16,8 +17,8 @@ from bot.engine.files import describe_accept, human_size
 from bot.engine.messages import N_, Msg
 from bot.engine.model import Choice, Flow, Option, Reply, State, Step
 from bot.engine.progress import ahead_steps, asked, progress
-from bot.engine.rules import RULES
-from bot.engine.validators import VALIDATORS, date_example
+from bot.engine.rules import RULES, export_in_usd
+from bot.engine.validators import VALIDATORS, Money, date_example
 from bot.i18n import SUPPORTED, Translator
 
 BREADCRUMB = " › "
@@ -37,10 +38,14 @@ class Renderer:
         self.translator = translator
         self.templates = dict(templates)
         self.figures = dict(figures)
+        # What texts see: amounts written in the merchant's locale (50 万美元 / USD 500,000).
+        self.params: dict[str, Any] = dict(figures)
+        if "sm_export_usd" in figures:
+            self.params["sm_export_usd"] = Money(figures["sm_export_usd"], "USD")
 
     # -- plain text ----------------------------------------------------------------------
     def text(self, locale: str, message: Msg | str) -> str:
-        return self.translator(locale, message, **self.figures)
+        return self.translator(locale, message, **self.params)
 
     def label(self, locale: str, option: Option) -> str:
         return self.translator(locale, option.label)
@@ -160,7 +165,12 @@ class Renderer:
         if value is None:
             return ""
         if step.kind == "text":
-            return VALIDATORS[step.validator].display(value, loc)
+            shown = VALIDATORS[step.validator].display(value, loc)
+            usd = export_in_usd(value, self.figures) if step.validator == "money" else None
+            if usd is not None and value.get("currency") != "USD":
+                return self.text(loc, Msg("{amount} (about {usd})", amount=shown,
+                                          usd=Money(usd.quantize(Decimal(1)), "USD")))
+            return shown
         option = step.option(str(value))
         return self.label(loc, option) if option else str(value)
 

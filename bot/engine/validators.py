@@ -21,7 +21,7 @@ from typing import Any
 
 import phonenumbers
 from babel.dates import format_date, get_month_names
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent
 
 from bot.engine.messages import Invalid, Msg
 
@@ -486,8 +486,46 @@ def parse_money(text: str) -> dict[str, Any]:
     return value
 
 
+_ZH_UNITS = {"USD": "美元", "CNY": "元", "EUR": "欧元"}
+_EN_CODES = {"CNY": "RMB"}  # the name Chinese merchants write
+
+
+def format_money(amount: Decimal | int | str, currency: str, locale: str) -> str:
+    """An amount as people write it: "50 万美元", "300 万元" in Chinese, "USD 500,000" in
+    English; no ".00" on whole amounts."""
+    amount = Decimal(str(amount))
+    whole = amount == amount.to_integral_value()
+    pattern = "#,##0" if whole else "#,##0.00"
+    if locale.startswith("zh") and currency in _ZH_UNITS:
+        unit = _ZH_UNITS[currency]
+        wan = amount / 10_000
+        if amount >= 10_000 and wan == wan.quantize(Decimal("0.01")):
+            return f"{format_decimal(wan, format='#,##0.##', locale=locale)} 万{unit}"
+        return f"{format_decimal(amount, format=pattern, locale=locale)} {unit}"
+    code = _EN_CODES.get(currency, currency)
+    return f"{code} {format_decimal(amount, format=pattern, locale='en')}"
+
+
 def _display_money(value: Mapping[str, str], locale: str) -> str:
-    return format_currency(Decimal(value["amount"]), value["currency"], locale=locale)
+    return format_money(value["amount"], value["currency"], locale)
+
+
+class Money:
+    """An amount inside a message, written in the merchant's locale when translated."""
+
+    __slots__ = ("amount", "currency")
+
+    def __init__(self, amount: Decimal | int | str, currency: str = "USD") -> None:
+        self.amount, self.currency = Decimal(str(amount)), currency
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Money) and (other.amount, other.currency)
+                == (self.amount, self.currency))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def format(self, locale: str) -> str:
+        return format_money(self.amount, self.currency, locale)
 
 
 # --- percent and rating ----------------------------------------------------------------------
