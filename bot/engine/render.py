@@ -6,9 +6,9 @@ Rendering is apart from deciding (``machine.py``) and from sending (the channels
 from __future__ import annotations
 
 import string
-from decimal import Decimal
 from collections.abc import Iterable, Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment

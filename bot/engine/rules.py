@@ -131,8 +131,38 @@ def strength_merchant(state: State, figures: Mapping[str, str]) -> Check:
     return Check("gaps" if required else "ready", tuple(gaps))
 
 
+TRADE_CATEGORIES = ("export_orders", "customs_declarations", "trade_contracts")
+# Which reported certifications a completed renewal covers (as bot/reminders reads it).
+RENEWED = {"enterprise": ("basic", "factory", "trade"), "strength_merchant": ("strength_merchant",),
+           "both": ("basic", "factory", "trade", "strength_merchant")}
+
+
+def trade_documents(state: State, figures: Mapping[str, str]) -> Check:
+    """F-DEEP-3: at least one kind of trade document is needed before going on."""
+    has = any(d.category in TRADE_CATEGORIES for d in state.documents)
+    return Check("some" if has else "none")
+
+
+def status_subject(state: State, figures: Mapping[str, str]) -> Check:
+    """Only a passed Strength Merchant application brings the badge (F-SM-10, F-FAQ-2)."""
+    sm = state.answers.get("status_cert") == "strength_merchant"
+    return Check("strength_merchant" if sm else "certification")
+
+
+def renewal_reminders(state: State, figures: Mapping[str, str]) -> Check:
+    """The yearly reminders need a pass date: promise them only for a renewal of something the
+    merchant reported as passed (main menu › Review status)."""
+    covered = RENEWED.get(str(state.answers.get("renewal_done")), ())
+    passed = any(state.certifications.get(kind, {}).get("status") == "passed"
+                 for kind in covered)
+    return Check("scheduled" if passed else "no_pass_date")
+
+
 RULES: dict[str, tuple[tuple[str, ...], Callable[[State, Mapping[str, str]], Check]]] = {
     "strength_merchant": (("ready", "gaps"), strength_merchant),
+    "trade_documents": (("some", "none"), trade_documents),
+    "status_subject": (("strength_merchant", "certification"), status_subject),
+    "renewal_reminders": (("scheduled", "no_pass_date"), renewal_reminders),
 }
 
 
