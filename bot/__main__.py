@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | remind | i18n | check | diagrams``."""
+"""Command line: ``python -m bot run | chat | remind | i18n | check | diagrams | transcripts``."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     commands.add_parser("i18n", help="extract messages and update the catalogs")
     commands.add_parser("check", help="load and check the flows and catalogs")
     commands.add_parser("diagrams", help="write dialogs/diagrams/*.mmd from the flows")
+    commands.add_parser("transcripts",
+                        help="write docs/transcripts/<flow>.<locale>.md from scripted answers")
     return parser.parse_args(argv)
 
 
@@ -131,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         for flow in load_guide().flows.values():
             path = DIALOGS / "diagrams" / f"{flow.id}.mmd"
             path.write_text(mermaid(flow), encoding="utf-8")
+            print(path)
+        return 0
+    if args.command == "transcripts":
+        from bot.content import load_guide
+        from bot.transcripts import write_transcripts
+
+        for path in write_transcripts(load_guide()):
             print(path)
         return 0
     if args.command == "retention":
