@@ -30,7 +30,7 @@ def load_figures(path: Path) -> dict[str, Any]:
     return {k: str(v) for k, v in data.items()}
 
 
-NOT_FLOWS = frozenset({"figures.yaml", "facts.yaml"})  # content beside the flows
+NOT_FLOWS = frozenset({"figures.yaml", "facts.yaml", "glossary.yaml"})  # content beside the flows
 
 
 def load_flows(directory: Path) -> dict[str, Flow]:

@@ -226,7 +226,7 @@ def parse_uscc(text: str) -> str:
             Msg(
                 "The last character of this unified social credit code does not match the "
                 "others, so there is probably a typo; please copy it again from the business "
-                "licence. Example: {example}",
+                "license. Example: {example}",
                 example=USCC_EXAMPLE,
             )
         )
