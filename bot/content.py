@@ -46,8 +46,14 @@ def load_facts(path: Path = FACTS) -> dict:
 
 
 def known_facts(path: Path = FACTS) -> list[str]:
-    """Ids of the platform facts the flows may point at."""
+    """Ids of the platform facts (F-…), each of which a merchant must be able to reach."""
     return list(load_facts(path)["facts"])
+
+
+def citable(path: Path = FACTS) -> list[str]:
+    """Ids a step may cite: the facts, and the general guidance beyond the source (G-…)."""
+    data = load_facts(path)
+    return [*data["facts"], *data.get("guidance", {})]
 
 
 def load_guide(dialogs: Path = DIALOGS, locales: Path = LOCALES) -> Guide:
@@ -64,7 +70,7 @@ def load_guide(dialogs: Path = DIALOGS, locales: Path = LOCALES) -> Guide:
         figures=figures,
         has_translation=translator.has,
         locales=SUPPORTED,
-        known_facts=known_facts(),
+        known_facts=citable(),
     )
     envs = {loc: template_env(translator, loc, templates_dir) for loc in SUPPORTED}
     return Guide(flows, Renderer(translator, envs, figures))
