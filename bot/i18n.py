@@ -19,7 +19,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from bot.engine.messages import Msg
+from bot.engine.messages import Msg, Plural
 
 SUPPORTED = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
@@ -91,10 +91,14 @@ class Translator:
 
     def __call__(self, locale: str, message: Msg | str, **params: Any) -> str:
         """Translate ``message`` and fill in its parameters (themselves translated if ``Msg``)."""
-        if isinstance(message, Msg):
+        if isinstance(message, Plural):
             params = {**message.params, **params}
-            message = message.msgid
-        text = self.gettext(locale, message)
+            text = self._translations[locale].ngettext(message.msgid, message.plural, message.n)
+        elif isinstance(message, Msg):
+            params = {**message.params, **params}
+            text = self.gettext(locale, message.msgid)
+        else:
+            text = self.gettext(locale, message)
         if not params:
             return text
         values = {k: self._value(locale, v) for k, v in params.items()}

@@ -17,6 +17,11 @@ def catalog(locale):
         return read_po(fh, locale=locale)
 
 
+def forms(text):
+    """A message's text, or each form of a plural."""
+    return text if isinstance(text, tuple) else (text,)
+
+
 def placeholders(text):
     return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
 
@@ -36,7 +41,7 @@ def test_every_source_message_is_translated(template, locale):
         entry = translated.get(message.id)
         if entry is None:
             problems.append(f"missing: {message.id!r}")
-        elif not entry.string or not entry.string.strip():
+        elif not all(form.strip() for form in forms(entry.string)):
             problems.append(f"empty: {message.id!r}")
         elif entry.fuzzy:
             problems.append(f"fuzzy: {message.id!r}")
@@ -45,9 +50,12 @@ def test_every_source_message_is_translated(template, locale):
 
 @pytest.mark.parametrize("locale", SUPPORTED)
 def test_placeholders_match_the_source(locale):
+    # A plural's forms together use the placeholders of its singular and plural msgids (one
+    # Chinese form stands for both).
     wrong = [
         (m.id, m.string) for m in catalog(locale)
-        if m.id and m.string and placeholders(m.id) != placeholders(m.string)
+        if m.id and m.string and set().union(*map(placeholders, forms(m.id)))
+        != set().union(*map(placeholders, forms(m.string)))
     ]
     assert not wrong, wrong[:10]
 

@@ -15,7 +15,7 @@ from typing import Any
 from bot.engine.consistency import check_answer, collects_license, company_keys
 from bot.engine.files import check_file, describe_accept, human_size
 from bot.engine.intake import review_upload, upload_rule
-from bot.engine.messages import Invalid, Msg
+from bot.engine.messages import Invalid, Msg, ngettext
 from bot.engine.model import (
     FLOW_PREFIX,
     Choice,
@@ -371,8 +371,10 @@ class _Turn:
     def files_done(self, step: Step) -> None:
         have = len(self.docs(step.files.category))
         if have < step.files.min_files:
-            self.say(Msg("I still need at least {count} more file(s) here before we go on.",
-                         count=step.files.min_files - have))
+            more = step.files.min_files - have
+            self.say(ngettext("I still need {count} more file here before we go on.",
+                              "I still need {count} more files here before we go on.",
+                              more, count=more))
             self.ask(step)
             return
         self.advance(step)
@@ -385,8 +387,9 @@ class _Turn:
         spec = step.files
         have = self.docs(spec.category)
         if len(have) >= spec.max_files:
-            self.say(Msg("This step takes at most {max} file(s) and you have sent {max}. "
-                         "Choose Done to go on.", max=spec.max_files))
+            self.say(ngettext("This step takes one file and you have sent it. Choose Done to go "
+                              "on.", "This step takes at most {max} files and you have sent "
+                              "{max}. Choose Done to go on.", spec.max_files, max=spec.max_files))
             self.ask(step)
             return
         try:
@@ -407,9 +410,11 @@ class _Turn:
         self.s.documents.append(ref)
         self.effects.append(StoreDocument(ref, upload.data, f"{self.s.flow}.{step.id}"))
         self.s.pending = {}
-        notes: list[Msg | str] = [Msg("Received {name} ({size}): {count} of at most {max}.",
-                                      name=upload.name, size=human_size(checked.size),
-                                      count=len(have) + 1, max=spec.max_files)]
+        received = (Msg("Received {name} ({size}).", name=upload.name,
+                        size=human_size(checked.size)) if spec.max_files == 1 else
+                    Msg("Received {name} ({size}): {count} of at most {max}.", name=upload.name,
+                        size=human_size(checked.size), count=len(have) + 1, max=spec.max_files))
+        notes: list[Msg | str] = [received]
         notes += review.notes
         if upload.compressed and spec.rule.recommend_bytes:
             notes.append(Msg("Tip: the messenger compressed this photo. Sending the scan as a "

@@ -35,6 +35,26 @@ class Msg:
     __hash__ = None  # type: ignore[assignment]
 
 
+class Plural(Msg):
+    """A message whose wording depends on a number: ``ngettext("{n} file", "{n} files", n)``."""
+
+    __slots__ = ("n", "plural")
+
+    def __init__(self, singular: str, plural: str, n: int, /, **params: Any) -> None:
+        super().__init__(singular, **params)
+        self.plural, self.n = plural, n
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and isinstance(other, Plural) and other.n == self.n
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> Plural:
+    """Mark a plural message for extraction (Babel's ``ngettext`` keyword), translated late."""
+    return Plural(singular, plural, n, **params)
+
+
 class Invalid(Exception):
     """Input refused; ``message`` says what was wrong and what is accepted."""
 

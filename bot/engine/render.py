@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from bot.engine.files import describe_accept, human_size
+from bot.engine.files import Listing, describe_accept, human_size
 from bot.engine.messages import N_, Msg
 from bot.engine.model import Choice, Flow, Option, Reply, State, Step
 from bot.engine.progress import ahead_steps, asked, progress
@@ -160,7 +160,7 @@ class Renderer:
         loc = state.locale
         if step.kind == "files":
             docs = [d for d in state.documents if d.category == step.files.category]
-            return ", ".join(f"{d.name} ({human_size(d.size)})" for d in docs)
+            return Listing(self.file_text(loc, d) for d in docs).format(loc) if docs else ""
         value = state.answers.get(step.answer_key(flow.id))
         if value is None:
             return ""
@@ -173,6 +173,10 @@ class Renderer:
             return shown
         option = step.option(str(value))
         return self.label(loc, option) if option else str(value)
+
+    def file_text(self, locale: str, doc: Any) -> str:
+        """"营业执照.png（1.2 MB）": full-width brackets in Chinese."""
+        return self.text(locale, Msg("{name} ({size})", name=doc.name, size=human_size(doc.size)))
 
     def shown_answers(self, state: State, flows: Mapping[str, Flow]) -> dict[str, str]:
         """Every answer, formatted for the merchant's locale; ID numbers masked."""
@@ -246,6 +250,8 @@ class Renderer:
             "today": today,
             "t": lambda message: self.text(state.locale, message),
             "size": human_size,
+            "file": lambda doc: self.file_text(state.locale, doc),
+            "listing": lambda items: Listing(items).format(state.locale),
         }
         return Reply(env.get_template(step.template).render(context).strip())
 
