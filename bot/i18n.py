@@ -68,7 +68,9 @@ class Translator:
             write_mo(buffer, catalog)  # fuzzy entries are left out, as msgfmt does
             buffer.seek(0)
             translations[locale] = Translations(buffer, domain=DOMAIN)
-            known[locale] = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+            known[locale] = {  # a plural is known by its singular msgid
+                m.id[0] if isinstance(m.id, tuple) else m.id
+                for m in catalog if m.id and m.string and not m.fuzzy}
         return cls(translations, known)
 
     def has(self, locale: str, msgid: str) -> bool:
@@ -101,5 +103,9 @@ class Translator:
             text = self.gettext(locale, message)
         if not params:
             return text
-        values = {k: self._value(locale, v) for k, v in params.items()}
+        # Amounts, dates and lists follow the language the sentence is in: a message with no
+        # translation yet falls back to English, and so do its values.
+        msgid = message.msgid if isinstance(message, Msg) else message
+        said_in = locale if locale == "en" or self.has(locale, msgid) else "en"
+        values = {k: self._value(said_in, v) for k, v in params.items()}
         return text.format_map(values)
