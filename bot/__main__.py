@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot run | chat | remind | admin | i18n | check | diagrams``."""
+"""Command line: ``python -m bot run | chat | remind | admin | i18n | check | diagrams |
+transcripts``."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     commands.add_parser("i18n", help="extract messages and update the catalogs")
     commands.add_parser("check", help="load and check the flows and catalogs")
     commands.add_parser("diagrams", help="write dialogs/diagrams/*.mmd from the flows")
+    commands.add_parser("transcripts",
+                        help="write docs/transcripts/<flow>.<locale>.md from scripted answers")
     return parser.parse_args(argv)
 
 
@@ -164,6 +167,13 @@ def command(args: argparse.Namespace) -> int:
         for flow in load_guide().flows.values():
             path = DIALOGS / "diagrams" / f"{flow.id}.mmd"
             path.write_text(mermaid(flow), encoding="utf-8")
+            print(path)
+        return 0
+    if args.command == "transcripts":
+        from bot.content import load_guide
+        from bot.transcripts import write_transcripts
+
+        for path in write_transcripts(load_guide()):
             print(path)
         return 0
     if args.command == "retention":

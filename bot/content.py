@@ -6,9 +6,9 @@ fails loudly, naming the file and step, when the content is inconsistent.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.engine.loader import check_flows, load_figures, load_flows
@@ -21,8 +21,7 @@ from bot.i18n import SUPPORTED, Translator
 ROOT = Path(__file__).resolve().parent.parent
 DIALOGS = ROOT / "dialogs"
 LOCALES = ROOT / "locales"
-DOMAIN_FACTS = ROOT.parent / "shared" / "docs" / "domain.md"
-FACT_ID = re.compile(r"^- (F-[A-Z]+-\d+)\b", re.MULTILINE)
+FACTS = DIALOGS / "facts.yaml"
 
 
 def template_env(translator: Translator, locale: str, directory: Path) -> Environment:
@@ -40,11 +39,21 @@ def template_env(translator: Translator, locale: str, directory: Path) -> Enviro
     return env
 
 
-def known_facts(path: Path = DOMAIN_FACTS) -> list[str] | None:
-    """Fact ids of the domain document, when it is beside the checkout."""
-    if not path.is_file():
-        return None
-    return FACT_ID.findall(path.read_text(encoding="utf-8"))
+def load_facts(path: Path = FACTS) -> dict:
+    """The project's fact list: ``facts`` (from the source guide) and ``guidance`` (beyond it)."""
+    with path.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def known_facts(path: Path = FACTS) -> list[str]:
+    """Ids of the platform facts (F-…), each of which a merchant must be able to reach."""
+    return list(load_facts(path)["facts"])
+
+
+def citable(path: Path = FACTS) -> list[str]:
+    """Ids a step may cite: the facts, and the general guidance beyond the source (G-…)."""
+    data = load_facts(path)
+    return [*data["facts"], *data.get("guidance", {})]
 
 
 def load_guide(dialogs: Path = DIALOGS, locales: Path = LOCALES) -> Guide:
@@ -61,7 +70,7 @@ def load_guide(dialogs: Path = DIALOGS, locales: Path = LOCALES) -> Guide:
         figures=figures,
         has_translation=translator.has,
         locales=SUPPORTED,
-        known_facts=known_facts(),
+        known_facts=citable(),
     )
     envs = {loc: template_env(translator, loc, templates_dir) for loc in SUPPORTED}
     return Guide(flows, Renderer(translator, envs, figures))

@@ -7,12 +7,14 @@ stops start-up instead of silently speaking English to a Chinese merchant.
 
 from __future__ import annotations
 
+import datetime
 import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -41,6 +43,26 @@ class Msg:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class Plural(Msg):
+    """A message whose wording depends on a number: ``ngettext("{n} file", "{n} files", n)``."""
+
+    __slots__ = ("n", "plural")
+
+    def __init__(self, singular: str, plural: str, n: int, /, **params: Any) -> None:
+        super().__init__(singular, **params)
+        self.plural, self.n = plural, n
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and isinstance(other, Plural) and other.n == self.n
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> Plural:
+    """Mark a plural message for extraction (Babel's ``ngettext`` keyword), translated late."""
+    return Plural(singular, plural, n, **params)
 
 
 SUPPORTED = ("zh_CN", "en")
@@ -90,7 +112,9 @@ class Translator:
             write_mo(buffer, catalog)  # fuzzy entries are left out, as msgfmt does
             buffer.seek(0)
             translations[locale] = Translations(buffer, domain=DOMAIN)
-            known[locale] = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+            known[locale] = {  # a plural is known by its singular msgid
+                m.id[0] if isinstance(m.id, tuple) else m.id
+                for m in catalog if m.id and m.string and not m.fuzzy}
         return cls(translations, known)
 
     def has(self, locale: str, msgid: str) -> bool:
@@ -102,13 +126,30 @@ class Translator:
     def gettext(self, locale: str, msgid: str) -> str:
         return self._translations[locale].gettext(msgid)
 
+    def _value(self, locale: str, value: Any) -> Any:
+        if isinstance(value, Msg):
+            return self(locale, value)
+        if isinstance(value, datetime.date):  # one date format per language
+            return format_date(value, format="long", locale=locale)
+        if hasattr(value, "format") and not isinstance(value, str):  # Money: 50 万美元
+            return value.format(locale)
+        return value
+
     def __call__(self, locale: str, message: Msg | str, **params: Any) -> str:
         """Translate ``message`` and fill in its parameters (themselves translated if ``Msg``)."""
-        if isinstance(message, Msg):
+        if isinstance(message, Plural):
             params = {**message.params, **params}
-            message = message.msgid
-        text = self.gettext(locale, message)
+            text = self._translations[locale].ngettext(message.msgid, message.plural, message.n)
+        elif isinstance(message, Msg):
+            params = {**message.params, **params}
+            text = self.gettext(locale, message.msgid)
+        else:
+            text = self.gettext(locale, message)
         if not params:
             return text
-        values = {k: self(locale, v) if isinstance(v, Msg) else v for k, v in params.items()}
+        # Amounts, dates and lists follow the language the sentence is in: a message with no
+        # translation yet falls back to English, and so do its values.
+        msgid = message.msgid if isinstance(message, Msg) else message
+        said_in = locale if locale == "en" or self.has(locale, msgid) else "en"
+        values = {k: self._value(said_in, v) for k, v in params.items()}
         return text.format_map(values)

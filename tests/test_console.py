@@ -188,6 +188,8 @@ def test_strength_merchant_ready(chat, files, lang):
     c.text("95%")
     refused(c, "strength.rating", lambda: c.text("6"))
     c.text("4.8")
+    assert c.step == "strength.apply_now"  # a merchant who wanted the check alone stops here
+    c.choose("apply")
     assert c.step == "strength.transaction_report"
     assert c.last["expects"]["accept"] is not None and "xlsx" in c.last["expects"]["accept"]
     refused(c, "strength.transaction_report", lambda: c.file(files / "license.png"))
@@ -211,7 +213,7 @@ def test_strength_merchant_gaps_name_each_unmet_condition(chat, lang):
     c.text("4.2星")
     assert c.step == "strength.after_gaps"
     said = c.said
-    for figure in ("90%", "4.5", "500,000"):
+    for figure in ("90%", "4.5", "50 万美元" if lang == "zh_CN" else "USD 500,000"):
         assert figure in said, figure
     assert "P4P" in said and "RFQ" in said
     c.choose("menu")

@@ -67,12 +67,12 @@ def license_validity(answers: Mapping[str, Any], today: date) -> Validity:
 def validity_note(validity: Validity) -> Msg | None:
     if validity.status == "expired":
         return Msg("The business license expired on {date}. Reviewers reject expired "
-                   "documents: renew the license at the market regulation bureau (市场监督管理局) "
-                   "before you submit anything.", date=validity.end.isoformat())
+                   "documents: have the license renewed before you submit anything.",
+                   date=validity.end)
     if validity.status == "expiring":
         return Msg("The business license expires on {date}, in {days} days. Submit well before "
                    "then and plan the renewal: an expired license is a common reason for "
-                   "rejection.", date=validity.end.isoformat(), days=validity.days)
+                   "rejection.", date=validity.end, days=validity.days)
     return None
 
 
@@ -180,7 +180,9 @@ def check_answer(key: str, value: Any, *, answers: Mapping[str, Any], today: dat
         note = validity_note(validity)
         if validity.status == "expired" and collects_license:
             raise Invalid(Msg("{problem} Once you have the renewed license, type /back to send "
-                              "its scan, then enter its new end date.", problem=note))
+                              "its scan, then enter its new end date. Or type /cancel to stop "
+                              "here and go back to the main menu; your answers are kept.",
+                              problem=note))
         return (note,) if note else ()
     if key in company_keys and isinstance(value, str):
         others = {k: v for k, v in answers.items() if k != key}

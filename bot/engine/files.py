@@ -79,9 +79,37 @@ def precheck(data: bytes, filename: str, rule: FileRule) -> tuple[FileRule, Chec
         return rule, refused.message
 
 
-def describe_accept(accept: Iterable[str]) -> str:
-    """``("jpg", "png")`` -> ``"JPG, PNG"``; format names are the same in every language."""
-    return ", ".join(kind.upper() for kind in accept)
+class Listing:
+    """Items of a list inside a message, joined as the merchant's language writes them:
+    ``JPG、PNG`` in Chinese, ``JPG, PNG`` in English (the translator calls ``format``)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[str]) -> None:
+        self.items = tuple(items)
+
+    def format(self, locale: str) -> str:
+        return ("、" if locale.startswith("zh") else ", ").join(self.items)
+
+    def __str__(self) -> str:
+        return self.format("en")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Listing) and other.items == self.items or other == str(self)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def describe_accept(accept: Iterable[str]) -> Listing:
+    """``("jpg", "png")`` -> JPG, PNG; the format names are the same in every language."""
+    return Listing(kind.upper() for kind in accept)
+
+
+def size_over(n: int, limit: int) -> str:
+    """A size above ``limit``, written as the receipt writes it unless that would read the
+    same as the limit (then rounded up)."""
+    shown = human_size(n)
+    return human_size(n, round_up=True) if shown == human_size(limit) else shown
 
 
 def human_size(n: int, *, round_up: bool = False) -> str:
@@ -141,7 +169,7 @@ def check_file(data: bytes, filename: str, rule: FileRule) -> CheckedFile:
         warnings = (Msg(
             "The file is {size}; Alibaba.com recommends files under {limit}. It is accepted "
             "here, but you may need a smaller copy when you upload it to the platform.",
-            size=human_size(size, round_up=True), limit=human_size(rule.recommend_bytes)),)
+            size=size_over(size, rule.recommend_bytes), limit=human_size(rule.recommend_bytes)),)
     return CheckedFile(kind=kind, size=size, sha256=hashlib.sha256(data).hexdigest(),
                        warnings=warnings, **details)
 

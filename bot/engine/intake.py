@@ -8,7 +8,7 @@ unknown category falls back to a scanned document named by its id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bot.engine import images
@@ -72,8 +72,10 @@ class Review:
 
 
 def review_upload(checked: CheckedFile, upload: Upload, spec: FileSpec, state: State,
-                  company_keys: Mapping[str, str]) -> Review:
-    """Refuse a duplicate (``Invalid``) or return the notes for an accepted file."""
+                  company_keys: Mapping[str, str],
+                  once: Callable[[str], bool] = lambda note: True) -> Review:
+    """Refuse a duplicate (``Invalid``) or return the notes for an accepted file; ``once(key)``
+    says whether a note given once per category is due (and marks it given)."""
     documents = state.documents
     same = [d for d in documents if d.category == spec.category]
     if any(d.sha256 == checked.sha256 for d in same):
@@ -87,14 +89,14 @@ def review_upload(checked: CheckedFile, upload: Upload, spec: FileSpec, state: S
             notes.append(Msg("This photo looks out of focus. It is accepted, but a sharp photo "
                              "shows your site better: hold the phone still and tap to focus."))
         if upload.compressed:
-            notes.append(Msg("Tip: the messenger compressed this photo and removed its camera "
-                             "information. Sent as a file, a photo stays sharp and shows it "
-                             "comes from your own camera."))
-        elif checked.camera is False:
+            if once(f"compressed:{spec.category}"):
+                notes.append(Msg("Tip: the messenger compressed this photo. Sent as a file, a "
+                                 "photo stays sharp."))
+        elif checked.camera is False and once(f"camera:{spec.category}"):
             notes.append(Msg(
-                "This photo carries no camera information, as pictures saved from the web or "
-                "screenshots usually do. That is fine if you took it yourself: the platform "
-                "wants photos of your real site, not pictures from the web."))
+                "This photo carries no camera information, as a picture saved from the web "
+                "or a screenshot would. That is fine if you took it yourself: the photos "
+                "must show your real site, not pictures from the web."))
         notes.append(Msg("In the backend, label it “{label}”.",
                          label=photo_label(spec.category, len(same) + 1)))
     recommend = spec.rule.recommend_bytes

@@ -30,10 +30,13 @@ def load_figures(path: Path) -> dict[str, Any]:
     return {k: str(v) for k, v in data.items()}
 
 
+NOT_FLOWS = frozenset({"figures.yaml", "facts.yaml", "glossary.yaml"})  # content beside the flows
+
+
 def load_flows(directory: Path) -> dict[str, Flow]:
     flows: dict[str, Flow] = {}
     for path in sorted(directory.glob("*.yaml")):
-        if path.name == "figures.yaml":
+        if path.name in NOT_FLOWS:
             continue
         flow = _parse_flow(path)
         if flow.id in flows:
@@ -216,7 +219,7 @@ def _check_step(flow, step, flows, fail, validators, rules, effects, templates) 
             raise fail(step, f"dead end: no case for outcomes {sorted(missing)}")
     elif not step.next:
         raise fail(step, "dead end: no next step")
-    if step.kind == "text" and not step.label:
+    if (step.kind == "text" or (step.kind == "choice" and step.answer)) and not step.label:
         raise fail(step, "a question needs a short 'label' for /status")
     if step.kind == "text" and step.validator not in validators:
         raise fail(step, f"unknown validator {step.validator!r}")

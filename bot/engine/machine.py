@@ -17,7 +17,7 @@ from bot.engine import scan
 from bot.engine.consistency import check_answer, collects_license, company_keys
 from bot.engine.files import check_file, describe_accept, human_size
 from bot.engine.intake import review_upload, upload_rule
-from bot.engine.messages import Invalid, Msg
+from bot.engine.messages import Invalid, Msg, ngettext
 from bot.engine.model import (
     FLOW_PREFIX,
     Choice,
@@ -40,10 +40,11 @@ from bot.engine.model import (
 )
 from bot.engine.render import Renderer
 from bot.engine.rules import EFFECTS, RULES
-from bot.engine.validators import VALIDATORS
+from bot.engine.validators import VALIDATORS, check_when
 from bot.i18n import SUPPORTED, negotiate, other_locale
 
 MENU = "menu"
+NOTED = "_noted"  # answers key: notes already given in this visit of a flow (said once each)
 MAX_AUTO_STEPS = 50  # a guard; the loader already refuses loops through silent steps
 COMMANDS = ("start", "back", "cancel", "status", "lang", "help")
 DONE_WORDS = {"done", "finish", "finished", "ok", "完成", "好了", "好", "结束", "没有了"}
@@ -103,6 +104,7 @@ class _Turn:
         self.today = today
         self.replies: list[Reply] = []
         self.effects: list[Effect] = []
+        self.open_info: int | None = None  # index of the reply that info steps add to
 
     # -- helpers -------------------------------------------------------------------------
     def t(self, message: Msg | str) -> str:
@@ -111,6 +113,27 @@ class _Turn:
     def say(self, *parts: Msg | str, choices: tuple[Choice, ...] = ()) -> None:
         text = "\n\n".join(self.t(p) for p in parts if p)
         self.replies.append(Reply(text, choices))
+
+    def inform(self, reply: Reply) -> None:
+        """Messages that follow each other in one turn with no question between them are one
+        message: a turn is a few messages, not one per step."""
+        if self.open_info is not None and self.open_info == len(self.replies) - 1:
+            last = self.replies[-1]
+            self.replies[-1] = Reply(f"{last.text}\n\n{reply.text}", reply.choices)
+        else:
+            self.replies.append(reply)
+            self.open_info = len(self.replies) - 1
+
+    def first_time(self, note: str) -> bool:
+        """True the first time ``note`` is given in this visit of the flow, then False."""
+        noted = self.s.answers.setdefault(NOTED, [])
+        if note in noted:
+            return False
+        noted.append(note)
+        return True
+
+    def figures_note(self, step: Step) -> bool:
+        return self.g.render.uses_figures(step) and self.first_time("figures")
 
     @property
     def flow(self) -> Flow:
@@ -174,9 +197,11 @@ class _Turn:
             self.enter_flow(MENU)
         elif name == "cancel":
             if self.s.flow not in (None, MENU):
-                self.say(Msg("Stopped “{flow}”. Your answers and files are kept.",
-                             flow=Msg(self.flow.title)))
-            self.enter_flow(MENU)
+                self.inform(Reply(self.t(Msg("Stopped “{flow}”. Your answers and files are "
+                                             "kept.", flow=Msg(self.flow.title)))))
+                self.to_menu()
+            else:
+                self.enter_flow(MENU)
         elif name == "back":
             self.back()
         elif name == "lang":
@@ -221,12 +246,26 @@ class _Turn:
     # -- moving through the flow ---------------------------------------------------------
     def enter_flow(self, flow_id: str) -> None:
         self.s.flow = flow_id
+        self.s.answers.pop(NOTED, None)
         if flow_id == MENU:
             self.s.stack.clear()
         self.enter(self.g.flows[flow_id].start)
 
+    def to_menu(self) -> None:
+        """Back at the main menu after a flow: its choices under the last message, not the
+        whole greeting again."""
+        menu = self.g.flows[MENU]
+        start = menu.steps[menu.start]
+        self.s.flow, self.s.step, self.s.pending = MENU, start.id, {}
+        self.s.stack.clear()
+        self.s.answers.pop(NOTED, None)
+        self.inform(Reply(self.t(Msg("What would you like to do next?")),
+                          self.g.render.choices(self.s.locale, start.options)))
+
     def goto(self, target: str) -> None:
-        if target.startswith(FLOW_PREFIX):
+        if target == FLOW_PREFIX + MENU and self.s.flow != MENU:
+            self.to_menu()
+        elif target.startswith(FLOW_PREFIX):
             self.enter_flow(target[len(FLOW_PREFIX):])
         else:
             self.enter(target)
@@ -258,9 +297,9 @@ class _Turn:
             if step.kind == "summary":
                 self.replies.append(self.g.render.summary(self.s, step, self.today, self.g.flows))
             elif step.kind in ("info", "end"):
-                self.replies.append(self.g.render.info(self.s.locale, step))
+                self.inform(self.g.render.info(self.s.locale, step, self.figures_note(step)))
             if step.kind == "end":
-                self.enter_flow(MENU)
+                self.to_menu()
                 return
             target = (
                 dict(step.cases)[RULES[step.rule][1](self.s, self.g.render.figures).outcome]
@@ -285,7 +324,8 @@ class _Turn:
             self.s.pending = {"back": True}
 
     def ask(self, step: Step) -> None:
-        self.replies.append(self.g.render.question(self.s, self.flow, step))
+        self.replies.append(self.g.render.question(self.s, self.flow, step, self.today,
+                                                   figures_note=self.figures_note(step)))
 
     # -- answers -------------------------------------------------------------------------
     def on_text(self, step: Step, text: str) -> None:
@@ -322,6 +362,7 @@ class _Turn:
         key = step.answer_key(self.s.flow)
         try:
             value = validator.parse(text)
+            check_when(value, validator.when, self.today)
             notes = check_answer(
                 key, value, answers=self.s.answers, today=self.today,
                 collects_license=collects_license(self.flow),
@@ -365,8 +406,10 @@ class _Turn:
     def files_done(self, step: Step) -> None:
         have = len(self.docs(step.files.category))
         if have < step.files.min_files:
-            self.say(Msg("I still need at least {count} more file(s) here before we go on.",
-                         count=step.files.min_files - have))
+            more = step.files.min_files - have
+            self.say(ngettext("I still need {count} more file here before we go on.",
+                              "I still need {count} more files here before we go on.",
+                              more, count=more))
             self.ask(step)
             return
         self.advance(step)
@@ -433,7 +476,8 @@ class _Turn:
                 accepted=describe_accept(spec.rule.accept),
                 limit=human_size(spec.rule.max_bytes))))
         try:  # duplicates among the merchant's files; notes for photos and large scans
-            review = review_upload(checked, upload, spec, self.s, self.g.company_keys)
+            review = review_upload(checked, upload, spec, self.s, self.g.company_keys,
+                                   once=self.first_time)
         except Invalid as refused:
             return _Taken((refused.message,))
         ref = DocumentRef(checked.sha256, spec.category, upload.name, checked.kind, checked.size,
@@ -441,9 +485,11 @@ class _Turn:
         self.s.documents.append(ref)
         self.effects.append(StoreDocument(ref, upload.data, f"{self.s.flow}.{step.id}"))
         self.s.pending = {}
-        notes: list[Msg | str] = [Msg("Received {name} ({size}): {count} of at most {max}.",
-                                      name=upload.name, size=human_size(checked.size),
-                                      count=len(have) + 1, max=spec.max_files)]
+        received = (Msg("Received {name} ({size}).", name=upload.name,
+                        size=human_size(checked.size)) if spec.max_files == 1 else
+                    Msg("Received {name} ({size}): {count} of at most {max}.", name=upload.name,
+                        size=human_size(checked.size), count=len(have) + 1, max=spec.max_files))
+        notes: list[Msg | str] = [received]
         notes += review.notes
         if upload.compressed and spec.rule.recommend_bytes:
             notes.append(Msg("Tip: the messenger compressed this photo. Sending the scan as a "
@@ -460,8 +506,9 @@ class _Taken:
 
 
 def _full_note(step: Step) -> Msg:
-    return Msg("This step takes at most {max} file(s) and you have sent {max}. "
-               "Choose Done to go on.", max=step.files.max_files)
+    return ngettext("This step takes one file and you have sent it. Choose Done to go on.",
+                    "This step takes at most {max} files and you have sent {max}. Choose Done "
+                    "to go on.", step.files.max_files, max=step.files.max_files)
 
 
 def _word(text: str) -> str:

@@ -8,9 +8,9 @@ translates it; it is named here for the engine's modules.
 
 from __future__ import annotations
 
-from bot.i18n import N_, Msg
+from bot.i18n import N_, Msg, Plural, ngettext
 
-__all__ = ["N_", "Invalid", "Msg"]
+__all__ = ["N_", "Invalid", "Msg", "Plural", "ngettext"]
 
 
 class Invalid(Exception):

@@ -8,15 +8,17 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment
 
-from bot.engine.files import describe_accept, human_size
+from bot.engine.files import Listing, describe_accept, human_size
 from bot.engine.messages import N_, Msg
 from bot.engine.model import Choice, Flow, Option, Reply, State, Step
-from bot.engine.rules import RULES
-from bot.engine.validators import VALIDATORS
+from bot.engine.progress import ahead_steps, asked, progress
+from bot.engine.rules import RULES, export_in_usd
+from bot.engine.validators import VALIDATORS, Money, date_example
 from bot.i18n import SUPPORTED, Translator
 
 BREADCRUMB = " › "
@@ -36,10 +38,14 @@ class Renderer:
         self.translator = translator
         self.templates = dict(templates)
         self.figures = dict(figures)
+        # What texts see: amounts written in the merchant's locale (50 万美元 / USD 500,000).
+        self.params: dict[str, Any] = dict(figures)
+        if "sm_export_usd" in figures:
+            self.params["sm_export_usd"] = Money(figures["sm_export_usd"], "USD")
 
     # -- plain text ----------------------------------------------------------------------
     def text(self, locale: str, message: Msg | str) -> str:
-        return self.translator(locale, message, **self.figures)
+        return self.translator(locale, message, **self.params)
 
     def label(self, locale: str, option: Option) -> str:
         return self.translator(locale, option.label)
@@ -47,33 +53,38 @@ class Renderer:
     def breadcrumb(self, locale: str, path: Iterable[str]) -> str:
         return BREADCRUMB.join(self.translator(locale, label) for label in path)
 
-    def _body(self, locale: str, step: Step) -> list[str]:
+    def uses_figures(self, step: Step) -> bool:
+        return bool(step.text and _placeholders(step.text) & set(self.figures))
+
+    def _body(self, locale: str, step: Step, figures_note: bool = True) -> list[str]:
         parts = [self.text(locale, step.text)] if step.text else []
         if step.menu_path:
             parts.append(self.text(locale, Msg("Where: {path}",
                                                path=self.breadcrumb(locale, step.menu_path))))
-        if step.text and _placeholders(step.text) & set(self.figures):
+        if figures_note and self.uses_figures(step):
             parts.append(self.text(locale, Msg(
                 "Figures are typical values, last reviewed {reviewed}; the page in your "
                 "backend is authoritative.")))
         return parts
 
-    def info(self, locale: str, step: Step) -> Reply:
-        return Reply("\n\n".join(self._body(locale, step)))
+    def info(self, locale: str, step: Step, figures_note: bool = True) -> Reply:
+        return Reply("\n\n".join(self._body(locale, step, figures_note)))
 
     # -- questions -----------------------------------------------------------------------
-    def question(self, state: State, flow: Flow, step: Step) -> Reply:
+    def question(self, state: State, flow: Flow, step: Step, today: date | None = None, *,
+                 figures_note: bool = True) -> Reply:
         loc = state.locale
         parts = []
-        questions = flow.questions()
         if flow.id != "menu":
-            parts.append(self.text(loc, Msg("{flow} · question {k} of {n}",
-                                            flow=Msg(flow.title),
-                                            k=questions.index(step) + 1, n=len(questions))))
-        parts += self._body(loc, step)
+            counter = self.counter(state, flow, step)
+            if counter:
+                parts.append(counter)
+        parts += self._body(loc, step, figures_note)
         if step.kind == "text":
-            parts.append(self.text(loc, Msg("Example: {example}",
-                                            example=VALIDATORS[step.validator].example)))
+            validator = VALIDATORS[step.validator]
+            example = (date_example(validator.when, today) if validator.when and today
+                       else validator.example)
+            parts.append(self.text(loc, Msg("Example: {example}", example=example)))
         elif step.kind == "files":
             spec = step.files
             have = sum(1 for d in state.documents if d.category == spec.category)
@@ -99,6 +110,22 @@ class Renderer:
             if value:
                 parts.append(self.text(loc, Msg("Your previous answer: {value}", value=value)))
         return Reply("\n\n".join(parts), self.choices(loc, self.question_options(state, step)))
+
+    def counter(self, state: State, flow: Flow, step: Step) -> str:
+        """"Basic certification · question 3 of 9", true for this merchant's path."""
+        where = progress(state, flow, step)
+        if not where.shown:
+            return ""
+        if where.n is None:
+            return self.text(state.locale, Msg("{flow} · question {k}", flow=Msg(flow.title),
+                                               k=where.k))
+        return self.text(state.locale, Msg("{flow} · question {k} of {n}", flow=Msg(flow.title),
+                                           k=where.k, n=where.n))
+
+    def field_name(self, locale: str, step: Step) -> str:
+        """The short name /status gives an answer; empty for a question that only routes."""
+        msgid = step.files.label if step.kind == "files" else step.label
+        return self.text(locale, msgid) if msgid else ""
 
     def question_options(self, state: State, step: Step) -> list[Option]:
         """The choices a question offers now (buttons, or numbers where there are none)."""
@@ -133,14 +160,23 @@ class Renderer:
         loc = state.locale
         if step.kind == "files":
             docs = [d for d in state.documents if d.category == step.files.category]
-            return ", ".join(f"{d.name} ({human_size(d.size)})" for d in docs)
+            return Listing(self.file_text(loc, d) for d in docs).format(loc) if docs else ""
         value = state.answers.get(step.answer_key(flow.id))
         if value is None:
             return ""
         if step.kind == "text":
-            return VALIDATORS[step.validator].display(value, loc)
+            shown = VALIDATORS[step.validator].display(value, loc)
+            usd = export_in_usd(value, self.figures) if step.validator == "money" else None
+            if usd is not None and value.get("currency") != "USD":
+                return self.text(loc, Msg("{amount} (about {usd})", amount=shown,
+                                          usd=Money(usd.quantize(Decimal(1)), "USD")))
+            return shown
         option = step.option(str(value))
         return self.label(loc, option) if option else str(value)
+
+    def file_text(self, locale: str, doc: Any) -> str:
+        """"营业执照.png（1.2 MB）": full-width brackets in Chinese."""
+        return self.text(locale, Msg("{name} ({size})", name=doc.name, size=human_size(doc.size)))
 
     def shown_answers(self, state: State, flows: Mapping[str, Flow]) -> dict[str, str]:
         """Every answer, formatted for the merchant's locale; ID numbers masked."""
@@ -158,25 +194,31 @@ class Renderer:
         if flow is None or flow.id == "menu" or state.step not in flow.steps:
             parts = [self.text(loc, Msg("You are at the main menu; no process is under way."))]
         else:
-            questions = flow.questions()
             step = flow.steps[state.step]
-            k = questions.index(step) + 1 if step in questions else len(questions)
-            parts = [self.text(loc, Msg("{flow} · question {k} of {n}", flow=Msg(flow.title),
-                                        k=k, n=len(questions)))]
-            done, missing = [], []
-            for q in questions:
-                name = self.text(loc, q.files.label if q.kind == "files" else (q.label or ""))
-                if not name:
-                    continue
+            title = self.text(loc, Msg(flow.title))
+            parts = [self.counter(state, flow, step) or title] if step.is_question else [title]
+            ahead = {q.id for q in ahead_steps(flow, step.id)}
+            this_visit = set(asked(state, flow))
+            done: dict[str, str] = {}
+            missing: list[str] = []
+            for q in flow.questions():
+                name = self.field_name(loc, q)
+                if not name or name in done or name in missing:
+                    continue  # two questions can fill one answer (the date of a status)
                 value = self.answer_text(state, flow, q)
-                (done if value else missing).append((name, value))
+                if q.kind == "choice" and q.id not in this_visit:
+                    value = ""  # choices are asked afresh each visit; typed answers are kept
+                if value:
+                    done[name] = value
+                elif q.id in ahead or q.id in this_visit:  # ahead, or its file went
+                    missing.append(name)
             if done:
                 parts.append(self.text(loc, Msg("Collected:")) + "\n" + "\n".join(
                     "• " + self.text(loc, Msg("{label}: {value}", label=name, value=value))
-                    for name, value in done))
+                    for name, value in done.items()))
             if missing:
                 parts.append(self.text(loc, Msg("Still missing:")) + "\n" + "\n".join(
-                    f"• {name}" for name, _ in missing))
+                    f"• {name}" for name in missing))
         if state.certifications:
             lines = [
                 "• " + self.text(loc, Msg("{label}: {value}",
@@ -208,6 +250,8 @@ class Renderer:
             "today": today,
             "t": lambda message: self.text(state.locale, message),
             "size": human_size,
+            "file": lambda doc: self.file_text(state.locale, doc),
+            "listing": lambda items: Listing(items).format(state.locale),
         }
         return Reply(env.get_template(step.template).render(context).strip())
 

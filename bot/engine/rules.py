@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.engine.messages import Msg
 from bot.engine.model import RecordCertification, State
+from bot.engine.validators import Money
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,23 @@ def export_in_usd(money: Any, figures: Mapping[str, str]) -> Decimal | None:
     return amount * rate if rate is not None else None
 
 
+def _as_usd(money: Any, usd: Decimal | None) -> Msg | Money | str:
+    """The amount the merchant gave, with its US-dollar value when it is another currency."""
+    if not isinstance(money, dict):
+        return "—"
+    given = Money(money["amount"], money.get("currency", "USD"))
+    if given.currency == "USD" or usd is None:
+        return given
+    return Msg("{amount} (about {usd})", amount=given, usd=Money(usd.quantize(Decimal(1)), "USD"))
+
+
 def strength_merchant(state: State, figures: Mapping[str, str]) -> Check:
     """F-SM-2/4/5/11: which conditions the merchant's answers leave unmet.
 
-    Required: basic and one in-depth certification (F-SM-2), the export bar (F-SM-5). Favoured:
-    paid membership (F-SM-4), response rate and rating (F-SM-11 names them as ways to raise the
-    pass rate, not as prerequisites)."""
+    Required: basic and one in-depth certification (F-SM-2). Favoured: paid membership (F-SM-4),
+    a stable export record, of which the source gives annual exports above 500,000 USD as an
+    example (F-SM-5), response rate and rating (F-SM-11 names them as ways to raise the pass
+    rate, not as prerequisites)."""
     a = state.answers
     gaps: list[Gap] = []
     if a.get("sm_basic") != "passed":
@@ -76,24 +88,25 @@ def strength_merchant(state: State, figures: Mapping[str, str]) -> Check:
                 "capability certification."),
             True,
         ))
-    if a.get("sm_membership") != "gold":
+    if a.get("sm_membership") == "free":  # "other" may well be paid: nothing to say
         gaps.append(Gap(
             "membership",
-            Msg("You are not a paid member (e.g. Gold Supplier)."),
-            Msg("Paid members are favoured and free accounts may be limited; upgrading your "
-                "membership usually raises the pass rate."),
+            Msg("You have a free account: paid members (e.g. Gold Supplier) are favoured and "
+                "free accounts may be limited."),
+            Msg("Upgrading to a paid membership usually raises the pass rate."),
             False,
         ))
     exports = export_in_usd(a.get("sm_exports"), figures)
-    threshold = Decimal(figures["sm_export_usd"])
-    if exports is None or exports < threshold:
+    example = Money(figures["sm_export_usd"], "USD")
+    if exports is None or exports <= Decimal(figures["sm_export_usd"]):
         gaps.append(Gap(
             "exports",
-            Msg("Annual exports are below the typical bar of about {sm_export_usd_text}.",
-                sm_export_usd_text=figures["sm_export_usd_text"]),
+            Msg("The bar is a stable export record; the guide's example of one is annual "
+                "exports above {example}, and yours are {exports}.",
+                example=example, exports=_as_usd(a.get("sm_exports"), exports)),
             Msg("Build a stable export record: win more export orders through P4P ads or RFQ "
                 "(Request for Quotation), and keep orders and customs declarations on file."),
-            True,
+            False,
         ))
     rate = a.get("sm_response_rate")
     if not isinstance(rate, (int, float)) or rate * 100 <= float(figures["sm_response_pct"]):
@@ -118,8 +131,38 @@ def strength_merchant(state: State, figures: Mapping[str, str]) -> Check:
     return Check("gaps" if required else "ready", tuple(gaps))
 
 
+TRADE_CATEGORIES = ("export_orders", "customs_declarations", "trade_contracts")
+# Which reported certifications a completed renewal covers (as bot/reminders reads it).
+RENEWED = {"enterprise": ("basic", "factory", "trade"), "strength_merchant": ("strength_merchant",),
+           "both": ("basic", "factory", "trade", "strength_merchant")}
+
+
+def trade_documents(state: State, figures: Mapping[str, str]) -> Check:
+    """F-DEEP-3: at least one kind of trade document is needed before going on."""
+    has = any(d.category in TRADE_CATEGORIES for d in state.documents)
+    return Check("some" if has else "none")
+
+
+def status_subject(state: State, figures: Mapping[str, str]) -> Check:
+    """Only a passed Strength Merchant application brings the badge (F-SM-10, F-FAQ-2)."""
+    sm = state.answers.get("status_cert") == "strength_merchant"
+    return Check("strength_merchant" if sm else "certification")
+
+
+def renewal_reminders(state: State, figures: Mapping[str, str]) -> Check:
+    """The yearly reminders need a pass date: promise them only for a renewal of something the
+    merchant reported as passed (main menu › Review status)."""
+    covered = RENEWED.get(str(state.answers.get("renewal_done")), ())
+    passed = any(state.certifications.get(kind, {}).get("status") == "passed"
+                 for kind in covered)
+    return Check("scheduled" if passed else "no_pass_date")
+
+
 RULES: dict[str, tuple[tuple[str, ...], Callable[[State, Mapping[str, str]], Check]]] = {
     "strength_merchant": (("ready", "gaps"), strength_merchant),
+    "trade_documents": (("some", "none"), trade_documents),
+    "status_subject": (("strength_merchant", "certification"), status_subject),
+    "renewal_reminders": (("scheduled", "no_pass_date"), renewal_reminders),
 }
 
 

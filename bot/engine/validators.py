@@ -21,7 +21,7 @@ from typing import Any
 
 import phonenumbers
 from babel.dates import format_date, get_month_names
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent
 
 from bot.engine.messages import Invalid, Msg
 
@@ -33,6 +33,9 @@ class TextValidator:
     display: Callable[[Any, str], str]  # (value, locale) -> text for that locale
     example: str  # a valid input, shown in prompts and refusals
     sensitive: bool = False  # shown masked, never echoed
+    # Dates: "past" (the day something happened) or "future" (a day still to come); the engine
+    # checks it against today, and the example is drawn on the right side of today.
+    when: str | None = None
 
 
 # --- shared messages -------------------------------------------------------------------------
@@ -223,7 +226,7 @@ def parse_uscc(text: str) -> str:
             Msg(
                 "The last character of this unified social credit code does not match the "
                 "others, so there is probably a typo; please copy it again from the business "
-                "licence. Example: {example}",
+                "license. Example: {example}",
                 example=USCC_EXAMPLE,
             )
         )
@@ -483,8 +486,46 @@ def parse_money(text: str) -> dict[str, Any]:
     return value
 
 
+_ZH_UNITS = {"USD": "美元", "CNY": "元", "EUR": "欧元"}
+_EN_CODES = {"CNY": "RMB"}  # the name Chinese merchants write
+
+
+def format_money(amount: Decimal | int | str, currency: str, locale: str) -> str:
+    """An amount as people write it: "50 万美元", "300 万元" in Chinese, "USD 500,000" in
+    English; no ".00" on whole amounts."""
+    amount = Decimal(str(amount))
+    whole = amount == amount.to_integral_value()
+    pattern = "#,##0" if whole else "#,##0.00"
+    if locale.startswith("zh") and currency in _ZH_UNITS:
+        unit = _ZH_UNITS[currency]
+        wan = amount / 10_000
+        if amount >= 10_000 and wan == wan.quantize(Decimal("0.01")):
+            return f"{format_decimal(wan, format='#,##0.##', locale=locale)} 万{unit}"
+        return f"{format_decimal(amount, format=pattern, locale=locale)} {unit}"
+    code = _EN_CODES.get(currency, currency)
+    return f"{code} {format_decimal(amount, format=pattern, locale='en')}"
+
+
 def _display_money(value: Mapping[str, str], locale: str) -> str:
-    return format_currency(Decimal(value["amount"]), value["currency"], locale=locale)
+    return format_money(value["amount"], value["currency"], locale)
+
+
+class Money:
+    """An amount inside a message, written in the merchant's locale when translated."""
+
+    __slots__ = ("amount", "currency")
+
+    def __init__(self, amount: Decimal | int | str, currency: str = "USD") -> None:
+        self.amount, self.currency = Decimal(str(amount)), currency
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Money) and (other.amount, other.currency)
+                == (self.amount, self.currency))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def format(self, locale: str) -> str:
+        return format_money(self.amount, self.currency, locale)
 
 
 # --- percent and rating ----------------------------------------------------------------------
@@ -543,7 +584,9 @@ def _display_rating(value: float, locale: str) -> str:
 
 # --- date ------------------------------------------------------------------------------------
 
-DATE_EXAMPLE = "2030-12-31"
+DATE_EXAMPLE = "2030-12-31"  # a license's end date
+PAST_EXAMPLE = "2026-11-20"  # shown where no today is at hand; prompts draw one from today
+FUTURE_EXAMPLE = "2027-03-15"
 LONG_TERM = "long_term"
 # The only display words kept here rather than in the catalog: display() must return text and
 # this module stays free of catalogs, and "no end date" is a single word in each locale.
@@ -586,23 +629,18 @@ def _date_parts(text: str) -> tuple[int, int, int] | None:
     return None
 
 
-def parse_date(text: str) -> str:
+def _calendar_date(text: str, unreadable: Msg, example: str) -> str | None:
+    """The typed date as ISO text; ``None`` for a "no end date" word."""
     raw = " ".join(_normalise_width(text).lower().split())
     if not raw:
-        raise _empty(DATE_EXAMPLE)
+        raise _empty(example)
     if raw.rstrip(".") in _LONG_TERM_INPUTS:
-        return LONG_TERM
+        return None
     # Spaces inside "2027 年 5 月 1 日" are noise; spelled-out months need theirs.
     compact = raw if re.search(r"[a-z]", raw) else raw.replace(" ", "")
     parts = _date_parts(compact)
     if parts is None:
-        raise Invalid(
-            Msg(
-                "I could not read that date. Write it as year-month-day like {example}, or "
-                "write long-term if the licence has no end date.",
-                example=DATE_EXAMPLE,
-            )
-        )
+        raise Invalid(unreadable)
     year, month, day = parts
     try:
         value = datetime.date(year, month, day)
@@ -610,11 +648,54 @@ def parse_date(text: str) -> str:
         typed = f"{year:04d}-{month:02d}-{day:02d}"
         raise Invalid(
             Msg("{date} is not a real calendar date. Example: {example}",
-                date=typed, example=DATE_EXAMPLE)
+                date=typed, example=example)
         ) from None
     if not _DATE_MIN <= value <= _DATE_MAX:
-        raise _out_of_range(_DATE_MIN.isoformat(), _DATE_MAX.isoformat(), DATE_EXAMPLE)
+        raise _out_of_range(_DATE_MIN.isoformat(), _DATE_MAX.isoformat(), example)
     return value.isoformat()
+
+
+def parse_date(text: str) -> str:
+    """The business license's end date: a date, or 长期 when it has none."""
+    value = _calendar_date(text, Msg(
+        "I could not read that date. Write it as year-month-day like {example}, or "
+        "write long-term if the license has no end date.", example=DATE_EXAMPLE), DATE_EXAMPLE)
+    return LONG_TERM if value is None else value
+
+
+def parse_day(text: str, example: str = PAST_EXAMPLE) -> str:
+    """A day on the calendar (something that happened, or a booked appointment)."""
+    unreadable = Msg("I could not read that date. Write it as year-month-day, for example "
+                     "{example}.", example=example)
+    value = _calendar_date(text, unreadable, example)
+    if value is None:
+        raise Invalid(Msg("This question asks for one day on the calendar, not a term. "
+                          "Example: {example}", example=example))
+    return value
+
+
+def check_when(value: str, when: str | None, today: datetime.date) -> None:
+    """Refuse a date on the wrong side of today: a past event cannot be in the future, and an
+    appointment still to come cannot be in the past."""
+    if when is None or value == LONG_TERM:
+        return
+    day = datetime.date.fromisoformat(value)
+    if when == "past" and day > today:
+        raise Invalid(Msg("{date} is still to come. Give the day it happened: today or "
+                          "earlier, for example {example}.",
+                          date=day, example=date_example(when, today)))
+    if when == "future" and day < today:
+        raise Invalid(Msg("{date} has already passed. Give the day still to come, for "
+                          "example {example}.", date=day, example=date_example(when, today)))
+
+
+def date_example(when: str | None, today: datetime.date) -> str:
+    """An example on the right side of today: a week ago, or in three weeks."""
+    if when == "past":
+        return (today - datetime.timedelta(days=7)).isoformat()
+    if when == "future":
+        return (today + datetime.timedelta(days=21)).isoformat()
+    return DATE_EXAMPLE
 
 
 def parse_date_value(value: str) -> datetime.date | None:
@@ -649,6 +730,9 @@ VALIDATORS: Mapping[str, TextValidator] = MappingProxyType(
             TextValidator("percent", parse_percent, _display_percent, PERCENT_EXAMPLE),
             TextValidator("rating", parse_rating, _display_rating, RATING_EXAMPLE),
             TextValidator("date", parse_date, _display_date, DATE_EXAMPLE),
+            TextValidator("past_date", parse_day, _display_date, PAST_EXAMPLE, when="past"),
+            TextValidator("future_date", lambda text: parse_day(text, FUTURE_EXAMPLE),
+                          _display_date, FUTURE_EXAMPLE, when="future"),
         )
     }
 )

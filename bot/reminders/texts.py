@@ -30,7 +30,7 @@ PREPARE = {
     "basic": Msg("your valid business license (营业执照), renewed if it has expired; the "
                  "company name and legal representative exactly as on it; a reachable company "
                  "email and phone"),
-    "factory": Msg("a valid business license, production licence (生产许可证) and ISO "
+    "factory": Msg("a valid business license, production license (生产许可证) and ISO "
                    "certificate if you have one: clear, not expired, and consistent with "
                    "each other"),
     "trade": Msg("a valid business license and your latest trade data: export order records, "
@@ -151,7 +151,7 @@ class Texts:
                 self.where(FACTORY),
                 self.prepare(Msg("your production line (生产线), warehouse (仓库) and "
                                  "equipment (设备) ready to be shown, your business license, "
-                                 "and your production licence (生产许可证) and ISO certificate "
+                                 "and your production license (生产许可证) and ISO certificate "
                                  "if you have one")),
             ]
             if kind == BOOK:

@@ -250,7 +250,7 @@ async def test_full_chinese_basic_certification(world):
     assert "宁波海岸贸易有限公司" in reply  # the summary
     assert "11010519491231002X" not in reply  # the ID masked
     assert "基本认证的内容就到这里" in reply
-    assert "请问您想做什么？" in reply  # back at the menu
+    assert "接下来您想做什么？" in reply and "1. 认证入口在哪里" in reply  # back at the menu
 
     docs = db_rows(bot, "select category, name, kind from documents order by id")
     assert docs == [("business_license", "营业执照.png", "png"),

@@ -201,7 +201,7 @@ async def test_checklist_reports_figures_and_what_to_fix(desk):
     assert "Figures you reported" in checklist
     assert "US$800,000" in checklist or "800,000" in checklist
     assert "95%" in checklist and "4.8" in checklist
-    assert "2026-12-20" in checklist and "21 days" in checklist
+    assert "December 20, 2026" in checklist and "21 days" in checklist
 
 
 # -- a smaller copy --------------------------------------------------------------------------------

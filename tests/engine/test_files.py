@@ -303,7 +303,7 @@ def test_large_file_is_accepted_with_warning():
     assert checked.warnings == (Msg(
         "The file is {size}; Alibaba.com recommends files under {limit}. It is accepted "
         "here, but you may need a smaller copy when you upload it to the platform.",
-        size=human_size(len(data), round_up=True), limit="20 KB"),)
+        size=human_size(len(data)), limit="20 KB"),)  # as the receipt says it
 
 
 def test_small_file_has_no_warning():

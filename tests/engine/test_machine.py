@@ -197,7 +197,7 @@ def test_files_are_taken_one_by_one_until_done(guide):
         talk(event)
     assert talk.out.expects.kind == "files" and talk.out.expects.max_files == 3
     talk(Choose("done"))
-    assert "at least 1 more" in talk.text and talk.step == "one.pics"
+    assert "I still need 1 more file here" in talk.text and talk.step == "one.pics"
     talk(Upload(png(1), "a.png"))
     assert isinstance(talk.out.effects[0], StoreDocument)
     assert "1 of at most 3" in talk.text

@@ -45,7 +45,7 @@ def show(name: str, value, locale: str) -> str:
 def test_registry_names_match_keys():
     assert set(VALIDATORS) == {
         "company_name", "person_name", "uscc", "id_number", "email", "phone", "money",
-        "percent", "rating", "date",
+        "percent", "rating", "date", "past_date", "future_date",
     }
     assert all(v.name == key for key, v in VALIDATORS.items())
     assert [k for k, v in VALIDATORS.items() if v.sensitive] == ["id_number"]
@@ -418,11 +418,13 @@ def test_money_refused(text, fragment):
 def test_money_display_per_locale():
     usd = {"amount": "500000", "currency": "USD"}
     cny = {"amount": "3000000", "currency": "CNY"}
-    assert show("money", usd, "zh_CN") == "US$500,000.00"
-    assert show("money", usd, "en") == "$500,000.00"
-    assert show("money", cny, "zh_CN") == "¥3,000,000.00"
-    assert show("money", cny, "en") == "CN¥3,000,000.00"
-    assert show("money", {"amount": "200000", "currency": "EUR"}, "en") == "€200,000.00"
+    assert show("money", usd, "zh_CN") == "50 万美元"  # as Chinese merchants write it
+    assert show("money", usd, "en") == "USD 500,000"  # no ".00" on a whole amount
+    assert show("money", cny, "zh_CN") == "300 万元"
+    assert show("money", cny, "en") == "RMB 3,000,000"
+    assert show("money", {"amount": "200000", "currency": "EUR"}, "en") == "EUR 200,000"
+    assert show("money", {"amount": "1234567", "currency": "CNY"}, "zh_CN") == "1,234,567 元"
+    assert show("money", {"amount": "5000.5", "currency": "USD"}, "zh_CN") == "5,000.50 美元"
 
 
 # --- percent and rating ----------------------------------------------------------------------

@@ -69,6 +69,7 @@ async def test_a_passed_basic_certification_gets_its_reminders_at_local_times(be
 
 
 async def test_a_chinese_merchant_gets_the_reminder_in_chinese(bench):
+    bench.clock.set("2026-06-01 12:00")  # the pass date is in the past: a future one is refused
     await bench.passed("zh", "strength_merchant", "2026-05-20", lang="zh")
     sent = await bench.run("2027-03-21 11:00")
     assert [s["subject"] for s in sent] == ["strength_merchant"]
