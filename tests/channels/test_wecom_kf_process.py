@@ -229,23 +229,31 @@ async def test_chinese_merchant_welcome_menu_picture_pdf_crash_and_handoff(world
     reply = await m.send_file("file", minimal_pdf(), "application/pdf", "税务登记证.pdf")
     assert "已收到 税务登记证.pdf" in reply and "组织机构代码证" in reply
 
-    # a person, please: the session goes to the servicer, staff hear of it, the bot is quiet
+    # a person, please: the shared handoff answers (as on every channel), the session goes
+    # to the servicer once that reply is out, staff hear of it, the bot is quiet
     reply = await m.say("转人工")
-    assert "服务团队" in reply
-    assert fake.transfers[-1] == {"open_kfid": OPEN_KFID, "external_userid": m.user,
-                                  "service_state": 3, "servicer_userid": "LiSi"}
-    await wait_for(lambda: any("宁波海岸贸易有限公司" in text and "人工" in text
+    assert "工作人员会在这里回复您" in reply and "服务时间" in reply
+    to_servicer = {"open_kfid": OPEN_KFID, "external_userid": m.user, "service_state": 3,
+                   "servicer_userid": "LiSi"}
+    await wait_for(lambda: fake.transfers[-1:] == [to_servicer], bot)
+    await wait_for(lambda: any("宁波海岸贸易有限公司" in text and "转人工" in text
                                for _, text in fake.robot), bot)
+    assert bot.rows("select count(*) from handoffs where closed_at is null") == [(1,)]
     before = len(fake.shown(m.user))
     fake.staff_says(m.user, "您好，我是李四", "LiSi")
     fake.text(m.user, "营业执照上的日期怎么看？")
     await m.callback()
     await m.quiet(before)
     assert bot.rows("select serving, servicer from kf_sessions") == [("person", "LiSi")]
+    # the servicer's answer is in the console's transcript; the merchant still in the inbox
+    await wait_for(lambda: ("operator:LiSi",) in bot.rows("select author from turns"), bot)
+    assert bot.rows("select count(*) from handoffs where closed_at is null") == [(1,)]
 
-    # the person ends the session: the guide resumes at the question it was at
+    # the person ends the session: the inbox lets go, the guide resumes at its question
     fake.session_ended(m.user)
     await m.callback()
+    await wait_for(lambda: bot.rows("select closed_by from handoffs") == [("wecom:servicer",)],
+                   bot)
     reply = await m.say("完成")  # Done at the question it was at: the summary follows
     assert "公司名称：宁波海岸贸易有限公司" in reply and "1101**********002X" in reply
     assert bot.rows("select category, name from documents order by id") == [
