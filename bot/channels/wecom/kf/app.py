@@ -60,11 +60,17 @@ def build_kf(session: aiohttp.ClientSession, service: Service, settings: Setting
             robot.start()
     channel = KfChannel(service, api, store, robot=robot, uploads=uploads,
                         servicer=(settings.wecom_kf_servicer or "").strip() or None)
+    join_handoff(service, channel)
+    return Kf(channel, robot, own_robot=own)
+
+
+def join_handoff(service: Service, channel: KfChannel) -> None:
+    """A kf merchant's handoff (bot.handoff) moves their session to a person in WeCom; a
+    release in the console ends it there."""
     desk = installed(service)
-    if desk is not None:  # a kf merchant's handoff moves their session to a person in WeCom
+    if desk is not None:
         desk.add_listener(channel.handed_over)
         desk.add_releaser(CHANNEL, channel.release)
-    return Kf(channel, robot, own_robot=own)
 
 
 def mount_kf(app: web.Application, kf: Kf, settings: Settings,
