@@ -287,6 +287,44 @@ async def test_english_merchant_refused_three_times_alerts_staff(world):
     assert max(len(group) for group in replies_per_message(fake, m.user)) <= 2
 
 
+async def test_typed_language_names_numbers_and_a_session_staff_take_in_wecom(world):
+    fake, bot, http = world
+    m = Merchant(fake, bot, http, "wmAnna")
+    welcome = await m.act(lambda: fake.enter(m.user))
+    assert "请问您想做什么？" in welcome
+    assert "What would you like to do?" in await m.say("English")
+    assert "请问您想做什么？" in await m.say("中文")
+    assert "What would you like to do?" in await m.say("English")
+    # a typed number is the question's choice in the menu's order, as the engine numbers it
+    assert [i["content"] for i in fake.menu(m.user)][:2] == [
+        "Where to find certification", "Basic certification"]
+    reply = await m.say("2")
+    assert "What is your company's name?" in reply
+
+    # a servicer takes the session inside WeCom: the merchant is in the console's inbox and
+    # staff hear of it; the bot says nothing while the person serves
+    fake.staff_takes(m.user, "WangWu")
+    await m.callback()
+    await wait_for(lambda: bot.rows(
+        "select count(*) from handoffs where closed_at is null") == [(1,)], bot)
+    await wait_for(lambda: any("wecom_kf" in text for _, text in fake.robot), bot)
+    assert fake.transfers == []  # WeCom moved it: nothing to move
+    before = len(fake.shown(m.user))
+    fake.text(m.user, "Ningbo Coast Trading Co., Ltd.")
+    await m.callback()
+    await m.quiet(before)
+    assert bot.rows("select serving, servicer from kf_sessions") == [("person", "WangWu")]
+
+    # the servicer ends it: the inbox lets go; the guide answers at the question it was at
+    fake.session_ended(m.user)
+    await m.callback()
+    await wait_for(lambda: bot.rows(
+        "select count(*) from handoffs where closed_at is null") == [(0,)], bot)
+    reply = await m.say("Ningbo Coast Trading Co., Ltd.")
+    assert "business license" in reply
+    assert fake.refused == []
+
+
 def replies_per_message(fake: FakeKf, user: str) -> list[list[dict]]:
     """The bot's sends to ``user``, grouped by the merchant message they followed."""
     groups: dict[int, list[dict]] = {}
