@@ -26,6 +26,7 @@ from bot.channels.wecom.robot import Robot
 from bot.content import load_guide
 from bot.engine.model import Choose, Hello, Reply, Text
 from bot.handoff import install as install_handoff
+from bot.store import console, handoffs
 from bot.store.kf import KfStore
 from bot.store.models import Reminder, StaffAlert
 
@@ -253,3 +254,27 @@ async def test_a_servicer_off_duty_sends_the_merchant_to_the_queue(kf):
     with pytest.raises(DeliveryError, match="a person serves"):
         await channel.send(user, [Reply("hello")])
     assert len(fake.kf_sent) == before and fake.refused == []
+
+
+async def test_an_operator_release_in_the_console_ends_the_kf_session(kf):
+    bench, fake, channel, store, _, _ = kf
+    desk = bench.service.plugins["handoff"]
+    user = "wmBack"
+    fake.enter(user)
+    await channel.pull(OPEN_KFID, "SYNC1")
+    await bench.service.handle(CHANNEL, user, Choose("basic"))  # at the company question
+    fake.text(user, "人工")
+    await channel.pull(OPEN_KFID, "SYNC2")
+    await wait_until(lambda: fake.transfers)
+    (merchant,) = [w for w in await handoffs.waiting(bench.db) if w.user_key == user]
+    records = await console.merchant(bench.db, merchant.merchant_id)
+    assert await desk.release(records.merchant, "zhang") is True
+    # WeCom ends the session (state 4): the bot may write once the merchant writes again
+    assert [t["service_state"] for t in fake.transfers][-1] == 4
+    assert (await store.session(user)).serving == "ended"
+    assert await handoffs.waiting(bench.db) == [] and fake.refused == []
+    shown = len(fake.shown(user))
+    fake.text(user, "宁波海岸贸易有限公司")
+    await channel.pull(OPEN_KFID, "SYNC3")
+    assert "营业执照" in "\n".join(fake.shown(user)[shown:])  # the next question, at once
+    assert (await store.session(user)).serving == "bot"
