@@ -117,13 +117,16 @@ async def open_service(settings: Settings, database_url: str | None = None,
         )
         install_reminders(service, timing_from(settings), buttons=has_buttons)
         install_documents(service, settings)
-        install_handoff(
+        desk = install_handoff(
             service, hours=settings.bot_team_hours, team_locale=settings.bot_default_locale,
             realert_after=timedelta(minutes=settings.bot_handoff_realert_minutes),
             console_url=console_url(settings))
         license_desk = install_license(service, settings, senders if senders is not None else {})
         try:
-            yield service
+            async with staff_robot(service, settings) as robot:
+                if robot is not None:  # handoff alerts from every channel, to the staff group
+                    desk.add_listener(lambda alert: robot.alert("handoff", alert.markdown))
+                yield service
         finally:
             if license_desk is not None:
                 await license_desk.close()
@@ -132,6 +135,30 @@ async def open_service(settings: Settings, database_url: str | None = None,
         pixels.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(files.close)
         await db.close()
+
+
+@asynccontextmanager
+async def staff_robot(service: Service, settings: Settings) -> AsyncIterator[Any]:
+    """The WeCom group robot when WECOM_ROBOT_KEY is set (with or without 微信客服), started,
+    as ``service.desks["robot"]``; the kf channel uses this one too."""
+    if not settings.wecom_robot:
+        yield None
+        return
+    import aiohttp
+
+    from bot.channels.wecom.app import API_TIMEOUT
+    from bot.channels.wecom.kf.app import build_robot
+    from bot.store.kf import KfStore
+
+    async with aiohttp.ClientSession(timeout=API_TIMEOUT) as http:
+        robot = build_robot(http, service, settings, KfStore(service.db))
+        robot.start()
+        service.desks["robot"] = robot
+        try:
+            yield robot
+        finally:
+            service.desks.pop("robot", None)
+            await robot.close()
 
 
 async def open_database(settings: Settings, database_url: str | None = None) -> Database:

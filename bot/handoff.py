@@ -29,9 +29,14 @@ from bot.store.models import Merchant
 
 log = logging.getLogger(__name__)
 
-TRIGGERS = frozenset({"转人工", "人工", "human", "/human"})
+TRIGGERS = frozenset({"转人工", "人工", "人工客服", "human", "/human", "person"})
 OPEN_TTL = 2.0  # seconds the set of handed-over merchants is trusted before it is read again
 AUTHOR_PREFIX = "operator:"
+
+
+def asks_for_person(text: str) -> bool:
+    """Whether a merchant's text asks for a person (the same words on every channel)."""
+    return text.strip().rstrip(".。!！").casefold() in TRIGGERS
 
 
 class Sender(Protocol):
@@ -52,6 +57,8 @@ class Alert:
 
 
 Listener = Callable[[Alert], Awaitable[None] | None]
+# A channel's own side of a release (WeCom 微信客服 ends the session it handed to staff).
+Releaser = Callable[[str], Awaitable[None]]
 
 
 class NoChannel(Exception):
@@ -74,6 +81,7 @@ class Handoffs:
         self.console_url = console_url.rstrip("/") if console_url else None
         self.team_locale = team_locale
         self._listeners: list[Listener] = []
+        self._releasers: dict[str, Releaser] = {}
         self._tasks: set[asyncio.Task] = set()
         self._open: set[int] | None = None
         self._open_read = 0.0
@@ -83,9 +91,14 @@ class Handoffs:
         logged and stops nothing."""
         self._listeners.append(listener)
 
+    def add_releaser(self, channel: str, releaser: Releaser) -> None:
+        """``releaser(user_key)`` runs first when an operator releases a merchant of
+        ``channel`` in the console (not when the channel itself gave the merchant back)."""
+        self._releasers[channel] = releaser
+
     # -- in the merchant's turn ------------------------------------------------------------
     async def route(self, merchant_id: int | None, event: Event) -> Handler | None:
-        if isinstance(event, Text) and event.text.strip().casefold() in TRIGGERS:
+        if isinstance(event, Text) and asks_for_person(event.text):
             return self.ask
         if merchant_id is not None and merchant_id in await self._open_ids():
             return self.hold
@@ -138,8 +151,51 @@ class Handoffs:
                              sent_at=now)
         await handoffs.answered(self.service.db, merchant.id, now)
 
-    async def release(self, merchant: Merchant, operator: str) -> bool:
+    async def taken(self, channel: str, user_key: str) -> bool:
+        """A person took the merchant over inside their channel (staff in WeCom): the handoff
+        is opened (staff alerted) unless it is open already. True when it was opened."""
+        now = self.service.clock()
+        merchant = await handoffs.find(self.service.db, channel, user_key)
+        if merchant is None or not await handoffs.open_now(self.service.db, merchant.id, now):
+            return False
+        if self._open is not None:
+            self._open.add(merchant.id)
+        await self._alert(merchant.id, channel, (merchant.state or {}).get("answers") or {},
+                          now, repeated=False)
+        return True
+
+    async def answered_in_channel(self, channel: str, user_key: str, person: str,
+                                  text: str) -> None:
+        """A person answered the merchant inside their channel (staff in WeCom): the
+        transcript shows it and the wait is over (no more alerts)."""
+        merchant = await handoffs.find(self.service.db, channel, user_key)
+        if merchant is None:
+            return
+        now = self.service.clock()
+        state = merchant.state or {}
+        await store.add_turn(self.service.db, merchant.id, channel,
+                             replies=[reply_json(Reply(text))], author=AUTHOR_PREFIX + person,
+                             flow=state.get("flow"), step=state.get("step"), now=now,
+                             sent_at=now)
+        await handoffs.answered(self.service.db, merchant.id, now)
+
+    async def returned(self, channel: str, user_key: str, by: str) -> bool:
+        """The channel gave the merchant back to the bot (a person ended the session there):
+        released as by an operator, without asking the channel again."""
+        merchant = await handoffs.find(self.service.db, channel, user_key)
+        if merchant is None or await handoffs.current_of(self.service.db, merchant.id) is None:
+            return False
+        return await self.release(merchant, by, in_channel=True)
+
+    async def release(self, merchant: Merchant, operator: str, *,
+                      in_channel: bool = False) -> bool:
         """Back to the guide at the current question, which the merchant is sent again."""
+        releaser = None if in_channel else self._releasers.get(merchant.channel)
+        if releaser is not None:
+            try:  # e.g. WeCom ends the kf session, so the bot may write to the merchant again
+                await releaser(merchant.user_key)
+            except Exception as exc:  # noqa: BLE001  released here all the same
+                log.warning("release: the channel could not take the merchant back: %r", exc)
         now = self.service.clock()
         closed = await handoffs.close(self.service.db, merchant.id, operator, now)
         if self._open is not None:

@@ -19,6 +19,23 @@ async def current(session: AsyncSession, merchant_id: int | None) -> Handoff | N
         Handoff.merchant_id == merchant_id, Handoff.closed_at.is_(None)))
 
 
+async def find(db: Database, channel: str, user_key: str) -> Merchant | None:
+    async with db.session() as session:
+        return await session.scalar(select(Merchant).where(
+            Merchant.channel == channel, Merchant.user_key == user_key))
+
+
+async def current_of(db: Database, merchant_id: int) -> Handoff | None:
+    async with db.session() as session:
+        return await current(session, merchant_id)
+
+
+async def open_now(db: Database, merchant_id: int, now: datetime) -> bool:
+    """``open_or_touch`` outside a turn (a person took the merchant over in their channel)."""
+    async with db.session() as session, session.begin():
+        return await open_or_touch(session, merchant_id, now)
+
+
 async def open_or_touch(session: AsyncSession, merchant_id: int, now: datetime) -> bool:
     """Open a handoff for the merchant (True) or note a new message on the open one (False).
     Runs in the turn's transaction."""

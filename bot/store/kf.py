@@ -44,6 +44,11 @@ def _session(row: KfSession) -> Session:
                    row.servicer, row.handed_at, row.scene)
 
 
+# ``serving`` after a person ended the session: the bot's again, but WeCom lets it write only
+# once the merchant writes (a new session); the guide answers that message.
+ENDED = "ended"
+
+
 class KfStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -119,7 +124,7 @@ class KfStore:
         values: dict[str, Any] = {"serving": serving, "servicer": servicer}
         if handed:
             values.update(handed_at=now, nudged_at=now)
-        elif serving == "bot":
+        elif serving in ("bot", ENDED):
             values["handed_at"] = None
         await self._change(user, open_kfid, now, **values)
 
@@ -169,6 +174,12 @@ class KfStore:
         company = (state.get("answers") or {}).get("company_name")
         step = f"{state['flow']}.{state['step']}" if state.get("flow") else None
         return (company if isinstance(company, str) else None), step
+
+    async def user_of(self, merchant_id: int) -> str | None:
+        """The kf merchant's ``external_userid`` (their user_key)."""
+        async with self.db.session() as session:
+            return await session.scalar(select(Merchant.user_key).where(
+                Merchant.id == merchant_id))
 
     # -- reminders -------------------------------------------------------------------------
     async def reminder(self, reminder_id: int) -> Reminder | None:

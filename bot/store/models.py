@@ -150,7 +150,8 @@ class KfSession(Base):
     """微信客服: one outside WeChat user (``external_userid``, the merchant's user_key).
 
     ``window_at``: their last message (WeCom allows 5 messages within 48 hours after it);
-    ``sent``: how many of those 5 are used. ``serving``: who answers: bot | queue | person."""
+    ``sent``: how many of those 5 are used. ``serving``: who answers: bot | queue | person |
+    ended (a person ended it: the bot's once the merchant writes again)."""
 
     __tablename__ = "kf_sessions"
 

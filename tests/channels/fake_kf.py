@@ -90,6 +90,13 @@ class FakeKf(FakeWeCom):
         item = self._add(user, 5, "text", {"content": content})
         item["servicer_userid"] = servicer
 
+    def staff_takes(self, user: str, servicer: str) -> None:
+        """A servicer takes the session inside WeCom (from the queue): it is theirs now."""
+        self.states[user] = 3
+        self._add(user, 4, "event", {"event_type": "session_status_change",
+                                     "open_kfid": OPEN_KFID, "external_userid": user,
+                                     "change_type": 1, "new_servicer_userid": servicer})
+
     def session_ended(self, user: str) -> None:
         """The person ends the session: it is the program's again."""
         self.states[user] = 4

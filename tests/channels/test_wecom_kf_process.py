@@ -229,23 +229,31 @@ async def test_chinese_merchant_welcome_menu_picture_pdf_crash_and_handoff(world
     reply = await m.send_file("file", minimal_pdf(), "application/pdf", "税务登记证.pdf")
     assert "已收到 税务登记证.pdf" in reply and "组织机构代码证" in reply
 
-    # a person, please: the session goes to the servicer, staff hear of it, the bot is quiet
+    # a person, please: the shared handoff answers (as on every channel), the session goes
+    # to the servicer once that reply is out, staff hear of it, the bot is quiet
     reply = await m.say("转人工")
-    assert "服务团队" in reply
-    assert fake.transfers[-1] == {"open_kfid": OPEN_KFID, "external_userid": m.user,
-                                  "service_state": 3, "servicer_userid": "LiSi"}
-    await wait_for(lambda: any("宁波海岸贸易有限公司" in text and "人工" in text
+    assert "工作人员会在这里回复您" in reply and "服务时间" in reply
+    to_servicer = {"open_kfid": OPEN_KFID, "external_userid": m.user, "service_state": 3,
+                   "servicer_userid": "LiSi"}
+    await wait_for(lambda: fake.transfers[-1:] == [to_servicer], bot)
+    await wait_for(lambda: any("宁波海岸贸易有限公司" in text and "转人工" in text
                                for _, text in fake.robot), bot)
+    assert bot.rows("select count(*) from handoffs where closed_at is null") == [(1,)]
     before = len(fake.shown(m.user))
     fake.staff_says(m.user, "您好，我是李四", "LiSi")
     fake.text(m.user, "营业执照上的日期怎么看？")
     await m.callback()
     await m.quiet(before)
     assert bot.rows("select serving, servicer from kf_sessions") == [("person", "LiSi")]
+    # the servicer's answer is in the console's transcript; the merchant still in the inbox
+    await wait_for(lambda: ("operator:LiSi",) in bot.rows("select author from turns"), bot)
+    assert bot.rows("select count(*) from handoffs where closed_at is null") == [(1,)]
 
-    # the person ends the session: the guide resumes at the question it was at
+    # the person ends the session: the inbox lets go, the guide resumes at its question
     fake.session_ended(m.user)
     await m.callback()
+    await wait_for(lambda: bot.rows("select closed_by from handoffs") == [("wecom:servicer",)],
+                   bot)
     reply = await m.say("完成")  # Done at the question it was at: the summary follows
     assert "公司名称：宁波海岸贸易有限公司" in reply and "1101**********002X" in reply
     assert bot.rows("select category, name from documents order by id") == [
@@ -277,6 +285,44 @@ async def test_english_merchant_refused_three_times_alerts_staff(world):
         ("refused", "sent")], bot)  # marked once the robot's answer is in
     # each merchant message got one or two messages back, never more
     assert max(len(group) for group in replies_per_message(fake, m.user)) <= 2
+
+
+async def test_typed_language_names_numbers_and_a_session_staff_take_in_wecom(world):
+    fake, bot, http = world
+    m = Merchant(fake, bot, http, "wmAnna")
+    welcome = await m.act(lambda: fake.enter(m.user))
+    assert "请问您想做什么？" in welcome
+    assert "What would you like to do?" in await m.say("English")
+    assert "请问您想做什么？" in await m.say("中文")
+    assert "What would you like to do?" in await m.say("English")
+    # a typed number is the question's choice in the menu's order, as the engine numbers it
+    assert [i["content"] for i in fake.menu(m.user)][:2] == [
+        "Where to find certification", "Basic certification"]
+    reply = await m.say("2")
+    assert "What is your company's name?" in reply
+
+    # a servicer takes the session inside WeCom: the merchant is in the console's inbox and
+    # staff hear of it; the bot says nothing while the person serves
+    fake.staff_takes(m.user, "WangWu")
+    await m.callback()
+    await wait_for(lambda: bot.rows(
+        "select count(*) from handoffs where closed_at is null") == [(1,)], bot)
+    await wait_for(lambda: any("wecom_kf" in text for _, text in fake.robot), bot)
+    assert fake.transfers == []  # WeCom moved it: nothing to move
+    before = len(fake.shown(m.user))
+    fake.text(m.user, "Ningbo Coast Trading Co., Ltd.")
+    await m.callback()
+    await m.quiet(before)
+    assert bot.rows("select serving, servicer from kf_sessions") == [("person", "WangWu")]
+
+    # the servicer ends it: the inbox lets go; the guide answers at the question it was at
+    fake.session_ended(m.user)
+    await m.callback()
+    await wait_for(lambda: bot.rows(
+        "select count(*) from handoffs where closed_at is null") == [(0,)], bot)
+    reply = await m.say("Ningbo Coast Trading Co., Ltd.")
+    assert "business license" in reply
+    assert fake.refused == []
 
 
 def replies_per_message(fake: FakeKf, user: str) -> list[list[dict]]:

@@ -30,12 +30,42 @@ def test_long_texts_are_split_within_kf_limits_and_the_menu_comes_last():
 
 def test_more_than_ten_choices_or_long_ids_and_labels_still_fit():
     many = tuple(Choice(f"c{n}", f"选项 {n}") for n in range(12))
-    (message,) = render([Reply("选：", many)], "f.s")
+    (message,) = render([Reply("选：", many)], "f.s", question=many)
     assert message["msgtype"] == "text" and "12. 选项 11" in message["text"]["content"]
     (menu,) = render([Reply("选：", (Choice("x" * 60, "长" * 80),))], "flow.step")
     item = menu["msgmenu"]["list"][0]["click"]
     assert item["id"] == "x" * 60 and len(item["content"].encode()) <= 128
     assert menu_id("rem:12:done", "flow.step") == "rem:12:done|flow.step"
+
+
+OFFER = Reply("执照上读到：宁波海岸贸易有限公司", (Choice("ocr:use", "使用读到的信息"),
+                                                  Choice("ocr:no", "不用")))
+
+
+def test_only_the_question_carries_the_engine_numbers_and_offers_are_clicks():
+    # the question's choices lead the menu (a typed 1 is its first choice, as the engine
+    # reads it); the offer's choices follow as click items, never numbered
+    (message,) = render([OFFER, Reply("请问您想做什么？", CHOICES)], "menu.main",
+                        question=CHOICES)
+    menu = message["msgmenu"]
+    assert [i["click"]["content"] for i in menu["list"]] == [
+        "基本认证", "工厂认证", "使用读到的信息", "不用"]
+    assert "1." not in menu["head_content"]
+    # a question too long for a menu is listed with the engine's numbers 1..n; the offer
+    # alone is the menu, and no "1." of its own collides with the question's "1."
+    many = tuple(Choice(f"c{n}", f"选项 {n}") for n in range(12))
+    (message,) = render([OFFER, Reply("选：", many)], "f.s", question=many)
+    head = message["msgmenu"]["head_content"]
+    assert [line for line in head.splitlines() if line.startswith("1.")] == ["1. 选项 0"]
+    assert "12. 选项 11" in head
+    assert [i["click"]["content"] for i in message["msgmenu"]["list"]] == [
+        "使用读到的信息", "不用"]
+    # an offer the menu has no room for is shown in words, not numbers
+    ten = tuple(Choice(f"c{n}", f"选项 {n}") for n in range(10))
+    (message,) = render([OFFER, Reply("选：", ten)], "f.s", question=ten)
+    head = message["msgmenu"]["head_content"]
+    assert "• 使用读到的信息" in head and len(message["msgmenu"]["list"]) == 10
+    assert [line for line in head.splitlines() if line[:1].isdigit()] == []
 
 
 def test_sync_entries_parse_and_unknown_ones_do_not_fail():

@@ -20,14 +20,18 @@ from fake_wecom import CORP_ID
 
 from bot.channels.base import DeliveryError
 from bot.channels.wecom.kf.api import KfApi
+from bot.channels.wecom.kf.app import join_handoff
 from bot.channels.wecom.kf.channel import CHANNEL, KfChannel
 from bot.channels.wecom.robot import Robot
 from bot.content import load_guide
 from bot.engine.model import Choose, Hello, Reply, Text
+from bot.handoff import install as install_handoff
+from bot.store import console, handoffs
 from bot.store.kf import KfStore
 from bot.store.models import Reminder, StaffAlert
 
 WAIT = 20
+REALERT = timedelta(minutes=5)
 
 
 class FakeTime:
@@ -52,8 +56,8 @@ def guide():
 
 
 @pytest.fixture
-async def kf(tmp_path, guide):
-    bench = await open_bench(tmp_path, guide)
+async def kf(database_url, tmp_path, guide):
+    bench = await open_bench(database_url, tmp_path, guide)
     fake = FakeKf()
     await fake.start()
     fake_time = FakeTime()
@@ -66,6 +70,11 @@ async def kf(tmp_path, guide):
         api = KfApi(http, base_url=fake.base_url, corp_id=CORP_ID, secret=KF_SECRET)
         channel = KfChannel(bench.service, api, store, robot=robot)
         bench.worker.senders = {CHANNEL: channel}
+        # the handoff as bot.app wires it: alerts to the robot, kf sessions to a person
+        desk = install_handoff(bench.service, hours="9-18", realert_after=REALERT,
+                               senders={CHANNEL: channel})
+        desk.add_listener(lambda alert: robot.alert("handoff", alert.markdown))
+        join_handoff(bench.service, channel)
         try:
             yield bench, fake, channel, store, robot, fake_time
         finally:
@@ -182,14 +191,16 @@ async def test_the_robot_paces_merges_and_retries(kf):
 
 async def test_staff_hear_how_long_a_merchant_has_waited_for_a_person(kf):
     bench, fake, channel, _, _, _ = kf
+    desk = bench.service.plugins["handoff"]
     user = "wmWaiting"
     fake.enter(user)
     fake.text(user, "转人工")
     await channel.pull(OPEN_KFID, "SYNC1")
+    await wait_until(lambda: fake.transfers)
     assert fake.transfers[-1]["service_state"] == 2  # no servicer configured: the queue
-    assert "服务团队" in fake.shown(user)[-1]
+    assert "工作人员会在这里回复您" in fake.shown(user)[-1]  # said before the transfer
     (asked,) = await wait_robot(fake, 1)
-    assert f"商户 {user}" in asked and "转人工" in asked and "排队等候" in asked
+    assert "有商家申请转人工" in asked and "wecom_kf" in asked
     shown = len(fake.shown(user))
     bench.clock.now += timedelta(minutes=2)
     fake.text(user, "有人吗？")
@@ -197,16 +208,27 @@ async def test_staff_hear_how_long_a_merchant_has_waited_for_a_person(kf):
     bench.clock.now += timedelta(minutes=5)
     fake.text(user, "还在吗？")
     await channel.pull(OPEN_KFID, "SYNC3")
+    assert await desk.check_waiting() == 1
+    assert await desk.check_waiting() == 0  # once, not at every check
     texts = await wait_robot(fake, 2)
-    assert len(texts) == 2 and "已等待 7 分钟" in texts[1]  # once, not for every message
+    assert "仍在等待人工回复" in texts[1]
     assert len(fake.shown(user)) == shown and fake.refused == []  # the bot said nothing
     fake.staff_says(user, "您好", "WangWu")
-    bench.clock.now += timedelta(minutes=10)
     fake.text(user, "谢谢")
     await channel.pull(OPEN_KFID, "SYNC4")
-    await asyncio.sleep(1.5)
-    assert len(fake.robot) == 2  # a person answered: no more waiting alerts
-    assert fake.sync_tokens[-1] == "SYNC4"  # each pull with its callback's token
+    bench.clock.now += timedelta(minutes=10)
+    assert await desk.check_waiting() == 1  # waiting again since "谢谢"
+    fake.staff_says(user, "不客气", "WangWu")
+    await channel.pull(OPEN_KFID, "SYNC5")
+    bench.clock.now += timedelta(minutes=10)
+    assert await desk.check_waiting() == 0  # a person answered: no more waiting alerts
+    assert fake.sync_tokens[-1] == "SYNC5"  # each pull with its callback's token
+
+
+async def wait_until(condition, timeout: float = WAIT) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
 
 
 async def test_a_servicer_off_duty_sends_the_merchant_to_the_queue(kf):
@@ -218,14 +240,41 @@ async def test_a_servicer_off_duty_sends_the_merchant_to_the_queue(kf):
     await channel.pull(OPEN_KFID, "SYNC1")
     fake.text(user, "/human")
     await channel.pull(OPEN_KFID, "SYNC2")
+    await wait_until(lambda: fake.transfers)
     assert [t["service_state"] for t in fake.transfers] == [2]
-    session = await store.session(user)
+    async with asyncio.timeout(WAIT):  # recorded right after WeCom's answer
+        while (session := await store.session(user)).serving == "bot":
+            await asyncio.sleep(0.05)
     assert (session.serving, session.servicer) == ("queue", None)
     (asked,) = await wait_robot(fake, 1)
-    assert "已转给 排队等候" in asked
+    assert "有商家申请转人工" in asked
     # while a person serves, the bot writes nothing (WeCom would refuse it); a message that is
     # not a reminder has no staff alert to become: the sender says it was not delivered
     before = len(fake.kf_sent)
-    with pytest.raises(DeliveryError, match="48 hours"):
+    with pytest.raises(DeliveryError, match="a person serves"):
         await channel.send(user, [Reply("hello")])
     assert len(fake.kf_sent) == before and fake.refused == []
+
+
+async def test_an_operator_release_in_the_console_ends_the_kf_session(kf):
+    bench, fake, channel, store, _, _ = kf
+    desk = bench.service.plugins["handoff"]
+    user = "wmBack"
+    fake.enter(user)
+    await channel.pull(OPEN_KFID, "SYNC1")
+    await bench.service.handle(CHANNEL, user, Choose("basic"))  # at the company question
+    fake.text(user, "人工")
+    await channel.pull(OPEN_KFID, "SYNC2")
+    await wait_until(lambda: fake.transfers)
+    (merchant,) = [w for w in await handoffs.waiting(bench.db) if w.user_key == user]
+    records = await console.merchant(bench.db, merchant.merchant_id)
+    assert await desk.release(records.merchant, "zhang") is True
+    # WeCom ends the session (state 4): the bot may write once the merchant writes again
+    assert [t["service_state"] for t in fake.transfers][-1] == 4
+    assert (await store.session(user)).serving == "ended"
+    assert await handoffs.waiting(bench.db) == [] and fake.refused == []
+    shown = len(fake.shown(user))
+    fake.text(user, "宁波海岸贸易有限公司")
+    await channel.pull(OPEN_KFID, "SYNC3")
+    assert "营业执照" in "\n".join(fake.shown(user)[shown:])  # the next question, at once
+    assert (await store.session(user)).serving == "bot"

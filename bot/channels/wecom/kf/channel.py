@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -24,8 +24,10 @@ from bot.channels.wecom.kf.sync import Puller
 from bot.channels.wecom.robot import Robot
 from bot.engine.files import human_size
 from bot.engine.messages import Msg
-from bot.engine.model import Choose, Event, Hello, Reply, Text, Upload
+from bot.engine.model import Choice, Choose, Event, Hello, Reply, Text, Upload
+from bot.handoff import Alert, installed
 from bot.service import Result, Service
+from bot.store.kf import ENDED as SESSION_ENDED
 from bot.store.kf import KfStore
 from bot.web.peek import applied
 from bot.web.upload import UploadPage
@@ -34,15 +36,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "wecom_kf"
 MEDIA_LIMIT = 20 * 1024 * 1024  # media/get serves at most 20 MB in one piece
-NUDGE_EVERY = timedelta(minutes=5)  # staff hear again of a merchant still waiting
 REFUSALS = 3  # documents refused in a row at one step before staff hear of it
 ERRORS = (WeComApiError, aiohttp.ClientError, TimeoutError, OSError)
-
-
-def asks_for_person(text: str) -> bool:
-    """Whether a merchant's text asks for a person (kf only, for now; the place to route it to
-    a shared handoff once there is one)."""
-    return text.strip().rstrip(".。!！").casefold() in T.PERSON_WORDS
 
 
 class KfChannel:
@@ -59,6 +54,8 @@ class KfChannel:
         self.servicer = servicer
         self.media_limit = media_limit
         self.puller = Puller(api, store, self._message, self.now)
+        # one merchant's turn and its delivery, before a handoff moves their session away
+        self._turns: dict[str, asyncio.Lock] = {}
 
     def now(self) -> datetime:
         return self.service.clock()
@@ -82,6 +79,9 @@ class KfChannel:
         if m.origin == STAFF:
             # a person wrote to the merchant: they serve the session now; nothing to answer
             await self.store.answered(m.user, m.servicer or None, m.open_kfid, self.now())
+            desk = installed(self.service)
+            if desk is not None and m.text:
+                await desk.answered_in_channel(CHANNEL, m.user, m.servicer or "wecom", m.text)
             log.info("wecom_kf: a servicer wrote; recorded")
             return
         if m.origin == EVENT or m.kind == "event":
@@ -93,22 +93,32 @@ class KfChannel:
                    if m.send_time else self.now())
         await self.store.heard(m.user, m.open_kfid, min(sent_at, self.now()), self.now())
         if not await self._bot_serves(m):
-            log.info("wecom_kf: a person serves this merchant; the bot stays quiet")
-            await self._still_waiting(m.user)
+            await self._held(m)
             return
-        if m.kind == "text" and not m.menu_id and asks_for_person(m.text):
-            await self.ask_for_person(m.user)
+        async with self._turns.setdefault(m.user, asyncio.Lock()):
+            event = await self._event_for(m)
+            if event is None:
+                return
+            # 转人工 and the like go to the shared handoff (bot.handoff) as on every channel;
+            # its listener (``handed_over``) then moves the session to a person
+            result = await self.service.handle(CHANNEL, m.user, event, update_id=m.key)
+            if result.duplicate:
+                log.info("wecom_kf: message %s applied before; nothing to say", m.key)
+                return
+            if isinstance(event, Upload):
+                await self._count_refusal(m.user, event, result)
+            await self.deliver(m.user, result)
+
+    async def _held(self, m: KfMessage) -> None:
+        """A person serves the session in WeCom: the bot sends nothing, but the merchant's
+        text reaches the transcript and the console's inbox (the handoff holds it)."""
+        log.info("wecom_kf: a person serves this merchant; the bot stays quiet")
+        desk = installed(self.service)
+        if desk is None:
             return
-        event = await self._event_for(m)
-        if event is None:
-            return
-        result = await self.service.handle(CHANNEL, m.user, event, update_id=m.key)
-        if result.duplicate:
-            log.info("wecom_kf: message %s applied before; nothing to say", m.key)
-            return
-        if isinstance(event, Upload):
-            await self._count_refusal(m.user, event, result)
-        await self.deliver(m.user, result)
+        await desk.taken(CHANNEL, m.user)  # a session WeCom handed over without our seeing
+        if m.kind == "text":  # files are not fetched: the person receives them in WeCom
+            await self.service.handle(CHANNEL, m.user, Text(m.text), update_id=m.key)
 
     async def _event(self, m: KfMessage) -> None:
         if m.event == "enter_session":
@@ -117,23 +127,32 @@ class KfChannel:
             if m.welcome_code:
                 await self._welcome(m)
         elif m.event == "session_status_change":
+            desk = installed(self.service)
             if m.change_type == ENDED:
-                await self.store.serve_by(m.user, "bot", self.now(), open_kfid=m.open_kfid)
+                await self.store.serve_by(m.user, SESSION_ENDED, self.now(),
+                                          open_kfid=m.open_kfid)
                 log.info("wecom_kf: the session came back to the bot")
+                if desk is not None:  # the inbox lets go; the guide asks its question again
+                    await desk.returned(CHANNEL, m.user, "wecom:" + (m.servicer or "servicer"))
             else:
                 await self.store.serve_by(m.user, "person", self.now(),
                                           servicer=m.servicer or None, open_kfid=m.open_kfid)
+                if desk is not None:  # staff took the session in WeCom: it is in the inbox
+                    await desk.taken(CHANNEL, m.user)
         elif m.event == "msg_send_fail":
             log.warning("wecom_kf: WeCom reports a message that did not reach the merchant")
 
     async def _welcome(self, m: KfMessage) -> None:
         session = await self.store.session(m.user)
-        if session is not None and session.serving != "bot":
+        if session is not None and session.serving not in ("bot", SESSION_ENDED):
             return
+        if session is not None and session.serving == SESSION_ENDED:  # a new session
+            await self.store.serve_by(m.user, "bot", self.now())
         result = await self.service.handle(CHANNEL, m.user, Hello(), update_id=m.key)
         if result.duplicate:
             return
-        messages = render(result.replies, result.expects.step)
+        messages = render(result.replies, result.expects.step,
+                          question=result.expects.choices)
         if not messages:
             return
         try:  # one message per welcome code: the question (with its menu) is the one
@@ -144,6 +163,9 @@ class KfChannel:
     async def _bot_serves(self, m: KfMessage) -> bool:
         session = await self.store.session(m.user)
         if session is None or session.serving == "bot":
+            return True
+        if session.serving == SESSION_ENDED:  # the merchant writes: a new session, the bot's
+            await self.store.serve_by(m.user, "bot", self.now())
             return True
         try:  # a person may have handed the session back without an event we saw
             state, _ = await self.api.service_state(m.user, m.open_kfid or session.open_kfid)
@@ -226,41 +248,27 @@ class KfChannel:
         if session is None:
             return
         await self.api.transfer(user_key, session.open_kfid, 4)
-        await self.store.serve_by(user_key, "bot", self.now())
+        await self.store.serve_by(user_key, SESSION_ENDED, self.now())
 
-    async def _still_waiting(self, user: str) -> None:
-        """The merchant writes while no person has answered yet: staff hear how long they
-        have waited (at most every few minutes)."""
-        minutes = await self.store.nudge(user, self.now(), NUDGE_EVERY)
-        if minutes is None or self.robot is None:
+    async def handed_over(self, alert: Alert) -> None:
+        """A handoff listener: a kf merchant asked for a person (bot.handoff), so the session
+        goes to ``WECOM_KF_SERVICER`` or the queue, after the turn's reply has gone out
+        (WeCom lets the program write only while it serves the session)."""
+        if alert.channel != CHANNEL or alert.repeated:
             return
-        company, step = await self.store.merchant_name(CHANNEL, user)
-        await self.robot.alert("waiting", self.t(self.service.default_locale, Msg(
-            "Merchant {merchant} ({company}) has waited {minutes} minutes for a person, at "
-            "step {step}.", merchant=user, company=company or "-", minutes=minutes,
-            step=step or "-")))
-
-    async def ask_for_person(self, user: str) -> None:
-        """Tell the merchant (before the transfer: WeCom lets the program write only while it
-        serves the session), transfer, alert staff."""
-        locale = (await self.service.peek(CHANNEL, user)).locale
-        try:
-            await self._send(user, [Reply(self.t(locale, T.PERSON_COMING))], None)
-        except ERRORS as exc:
-            log.warning("wecom_kf: could not say a person is coming: %s", _describe(exc))
-        try:
-            serving = await self.transfer(user)
-        except (LookupError, *ERRORS) as exc:
-            log.warning("wecom_kf: transfer failed: %s", _describe(exc))
-            await self._send(user, [Reply(self.t(locale, T.NO_PERSON))], None)
+        user = await self.store.user_of(alert.merchant_id)
+        if user is None:
             return
-        if self.robot is not None:
-            company, step = await self.store.merchant_name(CHANNEL, user)
-            await self.robot.alert("handoff", self.t(self.service.default_locale, Msg(
-                "Merchant {merchant} ({company}) asks for a person at step {step}; asked at "
-                "{time} UTC, handed to {whom}.", merchant=user, company=company or "-",
-                step=step or "-", time=self.now().strftime("%H:%M"),
-                whom=self.servicer if serving == "person" else T.QUEUE_NAME)))
+        async with self._turns.setdefault(user, asyncio.Lock()):
+            session = await self.store.session(user)
+            if session is None or session.serving != "bot":
+                return  # a person serves already (staff took the session in WeCom)
+            try:
+                serving = await self.transfer(user)
+            except (LookupError, *ERRORS) as exc:  # the inbox has them all the same
+                log.warning("wecom_kf: transfer failed: %s", _describe(exc))
+                return
+        log.info("wecom_kf: the session went to %s", serving)
 
     # -- output ----------------------------------------------------------------------------
     async def deliver(self, user: str, result: Result) -> None:
@@ -274,12 +282,13 @@ class KfChannel:
                 "one-time upload page (valid for {minutes} minutes):\n{link}",
                 minutes=self.uploads.ttl_minutes, link=link))
         try:
-            await self._send(user, result.replies, hint, step=expects.step)
+            await self._send(user, result.replies, hint, step=expects.step,
+                             question=expects.choices)
         except ERRORS as exc:
             log.error("wecom_kf: sending a reply failed: %s", _describe(exc))
 
     async def _send(self, user: str, replies: list[Reply], hint: str | None,
-                    step: str | None = None) -> int:
+                    step: str | None = None, question: tuple[Choice, ...] = ()) -> int:
         """Send within the budget; returns how many messages went out."""
         session = await self.store.session(user)
         if session is None:
@@ -287,7 +296,7 @@ class KfChannel:
         if session.serving != "bot":  # WeCom lets the program write only while it serves
             log.info("wecom_kf: a person serves this merchant; nothing sent")
             return 0
-        messages: list[dict[str, Any]] = render(replies, step, hint)
+        messages: list[dict[str, Any]] = render(replies, step, hint, question)
         documents = [r.document for r in replies if r.document is not None]
         wanted = len(messages) + len(documents)
         granted = await self.store.spend(user, wanted, self.now())
@@ -316,14 +325,21 @@ class KfChannel:
         reminder = T.reminder_id(replies)
         session = await self.store.session(user_key)
         if session is not None and session.serving == "bot" and session.left(self.now()) > 0:
+            expects = (await self.service.peek(CHANNEL, user_key)).expects
             try:
-                sent = await self._send(user_key, replies, None)
+                sent = await self._send(user_key, replies, None, expects.step, expects.choices)
             except ERRORS as exc:
                 raise DeliveryError(f"wecom_kf: {_describe(exc)}") from None
             if sent:
                 if reminder is not None:
                     await self.store.delivered_via(reminder, CHANNEL)
                 return
+        if reminder is None and session is not None and session.serving == SESSION_ENDED:
+            raise DeliveryError("wecom_kf: the session has ended; the guide answers the "
+                                "merchant's next message", permanent=True)
+        if reminder is None and session is not None and session.serving != "bot":
+            raise DeliveryError("wecom_kf: a person serves this merchant in WeCom; only they "
+                                "can write to them now", permanent=True)
         if reminder is None or self.robot is None:
             raise DeliveryError("wecom_kf: over 48 hours since the merchant's last message "
                                 "(or its 5 messages used)", permanent=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.channels.wecom.api import split_text
 from bot.channels.wecom.kf.inbound import menu_id
-from bot.engine.model import Reply
+from bot.engine.model import Choice, Reply
 
 TEXT_LIMIT = 2048
 HEAD_LIMIT = 1024
@@ -27,9 +27,12 @@ def _fit(text: str, limit: int) -> str:
     return raw[: limit - 3].decode("utf-8", "ignore") + "…"
 
 
-def _listed(reply: Reply) -> str:
-    """Choices written out, for a reply whose choices cannot be a menu."""
-    lines = [f"{n}. {c.label}" for n, c in enumerate(reply.choices, 1)]
+def _listed(reply: Reply, numbered: bool) -> str:
+    """Choices written out, for a reply whose choices are not in the menu. Only the current
+    question's choices carry numbers (the engine's: a typed n is its n-th choice); an offer's
+    choices are shown as words, to be clicked where the menu has room for them."""
+    lines = [f"{n}. {c.label}" if numbered else f"• {c.label}"
+             for n, c in enumerate(reply.choices, 1)]
     return "\n".join([reply.text, *lines]) if reply.text else "\n".join(lines)
 
 
@@ -37,21 +40,30 @@ def text_message(text: str) -> dict[str, Any]:
     return {"msgtype": "text", "text": {"content": text}}
 
 
-def render(replies: Sequence[Reply], step: str | None, hint: str | None = None
-           ) -> list[dict[str, Any]]:
-    """The messages of one turn, in order (documents are sent apart by the channel)."""
+def render(replies: Sequence[Reply], step: str | None, hint: str | None = None,
+           question: Sequence[Choice] = ()) -> list[dict[str, Any]]:
+    """The messages of one turn, in order (documents are sent apart by the channel).
+    ``question``: the current question's choices (``Expect.choices``); its reply's choices
+    lead the menu, other offers' choices follow as click items while there is room."""
     shown = [r for r in replies if r.text or r.choices]
-    menu = next((r for r in reversed(shown) if 0 < len(r.choices) <= MENU_ITEMS), None)
+    asked = tuple(question)
+    main = next((r for r in reversed(shown) if asked and r.choices == asked), None)
+    in_menu: list[Reply] = []
+    room = MENU_ITEMS
+    for reply in ([main] if main else []) + [r for r in shown if r is not main]:
+        if reply.choices and len(reply.choices) <= room:
+            in_menu.append(reply)
+            room -= len(reply.choices)
     parts = []
     for reply in shown:
-        if reply is menu:
+        if reply in in_menu or not reply.choices:
             parts.append(reply.text)
         else:
-            parts.append(_listed(reply) if reply.choices else reply.text)
+            parts.append(_listed(reply, numbered=reply is main))
     if hint:
         parts.append(hint)
     text = "\n\n".join(p.strip() for p in parts if p and p.strip())
-    if menu is None:
+    if not in_menu:
         return [text_message(piece) for piece in split_text(text, TEXT_LIMIT)] if text else []
     pieces = split_text(text, TEXT_LIMIT) if text else []
     head = ""
@@ -62,7 +74,7 @@ def render(replies: Sequence[Reply], step: str | None, hint: str | None = None
         pieces += split_text("\n\n".join(rest), TEXT_LIMIT) if rest else []
     items = [{"type": "click", "click": {"id": menu_id(c.id, step),
                                          "content": _fit(c.label, ITEM_LIMIT)}}
-             for c in menu.choices]
+             for reply in in_menu for c in reply.choices]
     messages = [text_message(piece) for piece in pieces]
     messages.append({"msgtype": "msgmenu",
                      "msgmenu": {"head_content": head, "list": items, "tail_content": ""}})

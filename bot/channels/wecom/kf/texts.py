@@ -10,14 +10,8 @@ from bot.engine.render import CERT_NAMES
 from bot.reminders.plan import LICENSE_END, RENEWAL
 from bot.reminders.texts import PREFIX
 
-PERSON_WORDS = frozenset({"转人工", "人工", "人工客服", "/human", "human", "person"})
 UNREADABLE = Msg("I can read text, pictures and files; this kind of message I cannot read yet.")
 NOT_DOWNLOADED = Msg("I could not fetch that file from WeCom. Please send it again.")
-PERSON_COMING = Msg("A member of our service team will answer you here shortly. Until they are "
-                    "done, the guide stays quiet; it then goes on where you left off.")
-NO_PERSON = Msg("Sorry, I could not reach the service team just now. Please try again in a "
-                "moment.")
-QUEUE_NAME = Msg("the queue")
 SUBJECTS = {**CERT_NAMES, "license": Msg("business license"),
             "inspection": Msg("on-site inspection")}
 EXTENSIONS = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png",
