@@ -52,8 +52,8 @@ async def api():
 
 
 @pytest.fixture
-async def service(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def service(tmp_path, database_url):
+    db = Database(database_url)
     await db.migrate()
     yield Watched(load_guide(TINY / "dialogs", TINY / "locales"), db,
                   FileStore(tmp_path / "files"))
