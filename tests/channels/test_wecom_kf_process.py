@@ -295,8 +295,8 @@ async def wait_for(condition, bot: Bot, timeout: float = REPLY_TIMEOUT) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_a_partial_kf_configuration_names_what_is_missing(tmp_path):
-    env = kf_env(tmp_path, "http://127.0.0.1:9", free_port())
+async def test_a_partial_kf_configuration_names_what_is_missing(tmp_path, database_url):
+    env = kf_env(tmp_path, "http://127.0.0.1:9", free_port(), database_url)
     del env["WECOM_KF_TOKEN"], env["WECOM_CORP_ID"]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
@@ -309,12 +309,12 @@ async def test_a_partial_kf_configuration_names_what_is_missing(tmp_path):
     assert "WECOM_KF_SECRET" not in message and len(message.splitlines()) == 1
 
 
-async def test_both_wecom_channels_share_one_server(tmp_path):
+async def test_both_wecom_channels_share_one_server(tmp_path, database_url):
     from fake_wecom import AES_KEY, AGENT_ID, SECRET, TOKEN, verification
 
     fake = FakeKf()
     await fake.start()
-    bot = Bot(tmp_path, fake.base_url)
+    bot = Bot(tmp_path, fake.base_url, database_url)
     bot.env.update({"WECOM_AGENT_ID": AGENT_ID, "WECOM_SECRET": SECRET, "WECOM_TOKEN": TOKEN,
                     "WECOM_ENCODING_AES_KEY": AES_KEY})
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
