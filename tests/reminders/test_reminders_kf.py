@@ -52,8 +52,8 @@ def guide():
 
 
 @pytest.fixture
-async def kf(tmp_path, guide):
-    bench = await open_bench(tmp_path, guide)
+async def kf(tmp_path, guide, database_url):
+    bench = await open_bench(database_url, tmp_path, guide)
     fake = FakeKf()
     await fake.start()
     fake_time = FakeTime()
