@@ -84,6 +84,20 @@ def read(url: str, sql: str, **params) -> list[tuple]:
     return blocking(_read, url, sql, params)
 
 
+async def _write(url: str, sql: str, params: dict) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql), params)
+    finally:
+        await engine.dispose()
+
+
+def write(url: str, sql: str, **params) -> None:
+    """Run ``sql`` (``:name`` parameters) on the database at ``url`` and commit it."""
+    blocking(_write, url, sql, params)
+
+
 async def _migrate(url: str) -> None:
     from bot.store.db import Database
 

@@ -14,8 +14,8 @@ from bot.store.files import FileStore
 
 
 @pytest.fixture
-async def service(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def service(tmp_path, database_url):
+    db = Database(database_url)
     await db.migrate()
     yield Service(load_guide(), db, FileStore(tmp_path / "files"))
     await db.close()

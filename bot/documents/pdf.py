@@ -51,8 +51,8 @@ def printable(text: str) -> str:
     """``text`` with every character the font can print, others replaced."""
     out = []
     for char in text:
-        char = _PLAIN.get(char, char)
-        if not _has_glyph(char):
+        char = _PLAIN.get(char, char)  # may be several characters ("…" is "...")
+        if not all(_has_glyph(c) for c in char):
             char = unicodedata.normalize("NFKC", char)
             if not all(_has_glyph(c) for c in char):
                 char = "?"

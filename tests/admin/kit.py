@@ -108,8 +108,8 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
-async def open_site(tmp_path: Path, *, secure: bool = False) -> Site:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False) -> Site:
+    db = Database(database_url)
     await db.migrate()
     clock = Clock()
     service = Service(load_guide(TINY / "dialogs", TINY / "locales"), db,

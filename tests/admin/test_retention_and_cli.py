@@ -7,10 +7,14 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from functools import partial
+
+from dbkit import read
 
 from bot.documents.outbox import Outbox
 from bot.documents.retention import sweep
 from bot.store import console as store
+from bot.store.models import Base
 from tests.admin.kit import PASSWORD
 
 
@@ -26,33 +30,37 @@ async def test_retention_deletes_the_transcripts_of_inactive_merchants(site, tmp
     assert len(await store.transcript(site.service.db, new.id)) == 3
 
 
-def run_bot(tmp_path, *args, stdin: str = ""):
+def run_bot(tmp_path, *args, stdin: str = "", database_url: str | None = None):
     env = {**os.environ, "BOT_DATA_DIR": str(tmp_path / "data"), "BOT_LOG_LEVEL": "WARNING"}
     env.pop("BOT_DATABASE_URL", None)
+    if database_url is not None:
+        env["BOT_DATABASE_URL"] = database_url
     return subprocess.run([sys.executable, "-m", "bot", "admin", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
-def test_users_from_the_command_line(tmp_path):
-    added = run_bot(tmp_path, "add-user", "lin", "--role", "operator", stdin=PASSWORD + "\n")
+def test_users_from_the_command_line(tmp_path, database_url):
+    admin = partial(run_bot, tmp_path, database_url=database_url)
+    added = admin("add-user", "lin", "--role", "operator", stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
     assert PASSWORD not in added.stdout + added.stderr
-    assert run_bot(tmp_path, "add-user", "wang", "--role", "admin",
-                   stdin=PASSWORD + "\n").returncode == 0
-    short = run_bot(tmp_path, "add-user", "zhao", "--role", "admin", stdin="short\n")
+    assert admin("add-user", "wang", "--role", "admin",
+                 stdin=PASSWORD + "\n").returncode == 0
+    short = admin("add-user", "zhao", "--role", "admin", stdin="short\n")
     assert short.returncode == 2 and "at least 8" in short.stderr
-    bad_role = run_bot(tmp_path, "add-user", "zhao", "--role", "root", stdin=PASSWORD)
+    bad_role = admin("add-user", "zhao", "--role", "root", stdin=PASSWORD)
     assert bad_role.returncode == 2
 
-    listed = run_bot(tmp_path, "list-users")
+    listed = admin("list-users")
     assert [line.split("\t")[:2] for line in listed.stdout.splitlines()] == [
         ["lin", "operator"], ["wang", "admin"]]
-    db_text = (tmp_path / "data" / "bot.db").read_bytes()
-    assert PASSWORD.encode() not in db_text  # only its scrypt hash is stored
+    assert len(read(database_url, "SELECT * FROM staff_users")) == 2
+    for table in Base.metadata.sorted_tables:  # only its scrypt hash is stored, anywhere
+        assert PASSWORD not in repr(read(database_url, f"SELECT * FROM {table.name}"))
 
-    assert run_bot(tmp_path, "remove-user", "lin").returncode == 0
-    assert run_bot(tmp_path, "remove-user", "lin").returncode == 1
-    assert run_bot(tmp_path, "list-users").stdout.split("\t")[0] == "wang"
+    assert admin("remove-user", "lin").returncode == 0
+    assert admin("remove-user", "lin").returncode == 1
+    assert admin("list-users").stdout.split("\t")[0] == "wang"
 
 
 def test_serve_needs_an_address(tmp_path):

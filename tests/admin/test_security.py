@@ -3,6 +3,8 @@ the audit log."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.admin.kit import PASSWORD, close_site, csrf, open_site
 
 
@@ -21,25 +23,25 @@ async def test_sign_in_sets_a_session_cookie_that_scripts_cannot_read(site):
     assert "olga" in await response.text()
 
 
-async def test_cookie_flags(tmp_path):
-    for secure in (False, True):
-        site = await open_site(tmp_path / str(secure), secure=secure)
-        try:
-            page = await site.client.get("/admin/login")
-            token = csrf(await page.text())
-            # a client keeps a Secure cookie for https only: this one is sent back by hand
-            response = await site.client.post("/admin/login", data={
-                "username": "olga", "password": PASSWORD, "csrf_token": token},
-                headers={"Cookie": f"bot_admin_login={token}"}, allow_redirects=False)
-            cookie = next(v for v in response.headers.getall("Set-Cookie")
-                          if v.startswith("bot_admin="))
-            flags = cookie.lower()
-            assert "httponly" in flags
-            assert "samesite=lax" in flags
-            assert "max-age=43200" in flags
-            assert ("secure" in flags.replace("samesite", "")) is secure
-        finally:
-            await close_site(site)
+@pytest.mark.parametrize("secure", [False, True])
+async def test_cookie_flags(tmp_path, database_url, secure):
+    site = await open_site(tmp_path, database_url, secure=secure)
+    try:
+        page = await site.client.get("/admin/login")
+        token = csrf(await page.text())
+        # a client keeps a Secure cookie for https only: this one is sent back by hand
+        response = await site.client.post("/admin/login", data={
+            "username": "olga", "password": PASSWORD, "csrf_token": token},
+            headers={"Cookie": f"bot_admin_login={token}"}, allow_redirects=False)
+        cookie = next(v for v in response.headers.getall("Set-Cookie")
+                      if v.startswith("bot_admin="))
+        flags = cookie.lower()
+        assert "httponly" in flags
+        assert "samesite=lax" in flags
+        assert "max-age=43200" in flags
+        assert ("secure" in flags.replace("samesite", "")) is secure
+    finally:
+        await close_site(site)
 
 
 async def test_a_post_without_a_valid_csrf_token_is_refused(site):

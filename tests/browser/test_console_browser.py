@@ -27,8 +27,8 @@ from playwright.async_api import async_playwright  # a test dependency, after th
 
 
 @pytest.fixture
-async def site(tmp_path):
-    site = await open_site(tmp_path)
+async def site(tmp_path, database_url):
+    site = await open_site(tmp_path, database_url)
     await site.start_form("m1", "宁波海岸贸易有限公司")
     await site.talk("m1", "营业执照在哪里看？")
     await site.talk("m1", "转人工")

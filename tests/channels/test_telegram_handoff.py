@@ -44,9 +44,10 @@ async def until_up(url: str) -> None:
     raise AssertionError("the console did not start")
 
 
-async def test_a_merchant_asks_for_a_person_and_an_operator_answers(tmp_path, api):
+async def test_a_merchant_asks_for_a_person_and_an_operator_answers(tmp_path, api,
+                                                                   database_url):
     listen = f"127.0.0.1:{free_port()}"
-    bot = BotProcess(tmp_path, api, BOT_ADMIN_LISTEN=listen, BOT_TEAM_HOURS="9:00-18:00")
+    bot = BotProcess(tmp_path, api, database_url, BOT_ADMIN_LISTEN=listen, BOT_TEAM_HOURS="9:00-18:00")
     added = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "bot", "admin", "add-user", "lin", "--role",
                          "operator"], input=PASSWORD + "\n", text=True, cwd=tmp_path,

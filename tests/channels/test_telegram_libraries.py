@@ -52,8 +52,8 @@ async def api():
 
 
 @pytest.fixture
-async def service(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def service(tmp_path, database_url):
+    db = Database(database_url)
     await db.migrate()
     yield Watched(load_guide(TINY / "dialogs", TINY / "locales"), db,
                   FileStore(tmp_path / "files"))
@@ -123,14 +123,14 @@ async def test_an_album_at_a_question_without_files_is_refused_once(api, service
     assert "What is the company name?" in sent[0]["text"]
 
 
-async def test_python_telegram_bot_runs_without_aiogram(tmp_path, api):
+async def test_python_telegram_bot_runs_without_aiogram(tmp_path, api, database_url):
     pytest.importorskip("telegram", reason="pip install .[ptb]")
     blocker = tmp_path / "no_aiogram" / "aiogram"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text(
         "raise ImportError('aiogram is not installed here')\n", encoding="utf-8")
     root = Path(__file__).resolve().parents[2]
-    bot = BotProcess(tmp_path, api, "ptb", PYTHONPATH=f"{blocker.parent}{':'}{root}")
+    bot = BotProcess(tmp_path, api, database_url, "ptb", PYTHONPATH=f"{blocker.parent}{':'}{root}")
     await bot.start()
     try:
         person = Person(api, 9200, "en")
@@ -144,10 +144,11 @@ async def test_python_telegram_bot_runs_without_aiogram(tmp_path, api):
 
 
 @pytest.mark.parametrize("name", LIBRARIES)
-async def test_a_refused_token_ends_the_process_with_one_plain_sentence(tmp_path, api, name):
+async def test_a_refused_token_ends_the_process_with_one_plain_sentence(tmp_path, api, name,
+                                                                        database_url):
     if name == "ptb":
         pytest.importorskip("telegram", reason="pip install .[ptb]")
-    bot = BotProcess(tmp_path, api, name, TELEGRAM_BOT_TOKEN="123456789:not-the-right-token")
+    bot = BotProcess(tmp_path, api, database_url, name, TELEGRAM_BOT_TOKEN="123456789:not-the-right-token")
     bot.spawn()
     code = await asyncio.to_thread(bot.proc.wait, 60)
     assert code == 1

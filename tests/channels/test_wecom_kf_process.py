@@ -8,13 +8,13 @@ import asyncio
 import os
 import signal
 import socket
-import sqlite3
 import sys
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
+from dbkit import read, write
 from fake_kf import (
     KF_AES_KEY,
     KF_SECRET,
@@ -40,11 +40,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def kf_env(tmp: Path, api_base: str, port: int) -> dict[str, str]:
+def kf_env(tmp: Path, api_base: str, port: int, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("WECOM_", "BOT_", "TELEGRAM_"))}
     env.update({
         "PYTHONPATH": str(ROOT), "BOT_DATA_DIR": str(tmp / "data"), "BOT_LOG_LEVEL": "INFO",
+        "BOT_DATABASE_URL": database_url,
         "WECOM_CORP_ID": CORP_ID, "WECOM_KF_SECRET": KF_SECRET, "WECOM_KF_TOKEN": KF_TOKEN,
         "WECOM_KF_ENCODING_AES_KEY": KF_AES_KEY, "WECOM_KF_SERVICER": "LiSi",
         "WECOM_ROBOT_KEY": ROBOT_KEY, "WECOM_LISTEN": f"127.0.0.1:{port}",
@@ -54,11 +55,12 @@ def kf_env(tmp: Path, api_base: str, port: int) -> dict[str, str]:
 
 
 class Bot:
-    def __init__(self, tmp: Path, api_base: str) -> None:
+    def __init__(self, tmp: Path, api_base: str, database_url: str) -> None:
         self.tmp = tmp
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = kf_env(tmp, api_base, self.port)
+        self.env = kf_env(tmp, api_base, self.port, database_url)
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
 
@@ -101,15 +103,14 @@ class Bot:
             self._out.close()
 
     def rows(self, sql: str) -> list[tuple]:
-        with sqlite3.connect(self.tmp / "data" / "bot.db") as conn:
-            return conn.execute(sql).fetchall()
+        return read(self.database_url, sql)
 
 
 @pytest.fixture
-async def world(tmp_path):
+async def world(tmp_path, database_url):
     fake = FakeKf()
     await fake.start()
-    bot = Bot(tmp_path, fake.base_url)
+    bot = Bot(tmp_path, fake.base_url, database_url)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         try:
             await bot.start(http)
@@ -208,8 +209,7 @@ async def test_chinese_merchant_welcome_menu_picture_pdf_crash_and_handoff(world
     # kill -9, and the cursor is lost as if the crash came before it was stored; a message
     # arrives while the bot is down: after the restart nothing is replayed, nothing skipped
     await bot.kill()
-    with sqlite3.connect(bot.tmp / "data" / "bot.db") as conn:
-        conn.execute("update kf_cursors set cursor = '1'")
+    write(bot.database_url, "update kf_cursors set cursor = '1'")
     before = len(fake.shown(m.user))
     fake.text(m.user, "长期")
     await bot.start(http)
@@ -341,8 +341,8 @@ async def wait_for(condition, bot: Bot, timeout: float = REPLY_TIMEOUT) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_a_partial_kf_configuration_names_what_is_missing(tmp_path):
-    env = kf_env(tmp_path, "http://127.0.0.1:9", free_port())
+async def test_a_partial_kf_configuration_names_what_is_missing(tmp_path, database_url):
+    env = kf_env(tmp_path, "http://127.0.0.1:9", free_port(), database_url)
     del env["WECOM_KF_TOKEN"], env["WECOM_CORP_ID"]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
@@ -355,12 +355,12 @@ async def test_a_partial_kf_configuration_names_what_is_missing(tmp_path):
     assert "WECOM_KF_SECRET" not in message and len(message.splitlines()) == 1
 
 
-async def test_both_wecom_channels_share_one_server(tmp_path):
+async def test_both_wecom_channels_share_one_server(tmp_path, database_url):
     from fake_wecom import AES_KEY, AGENT_ID, SECRET, TOKEN, verification
 
     fake = FakeKf()
     await fake.start()
-    bot = Bot(tmp_path, fake.base_url)
+    bot = Bot(tmp_path, fake.base_url, database_url)
     bot.env.update({"WECOM_AGENT_ID": AGENT_ID, "WECOM_SECRET": SECRET, "WECOM_TOKEN": TOKEN,
                     "WECOM_ENCODING_AES_KEY": AES_KEY})
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:

@@ -35,8 +35,8 @@ def guide():
 
 
 @pytest.fixture
-async def bench(tmp_path, guide):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def bench(tmp_path, guide, database_url):
+    db = Database(database_url)
     await db.migrate()
     service = Service(guide, db, FileStore(tmp_path / "files"))
     install_reminders(service, TIMING, buttons=lambda channel: True)

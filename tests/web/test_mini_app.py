@@ -42,8 +42,8 @@ def test_forged_or_stale_launch_data_is_refused(data):
 
 
 @pytest.fixture
-async def app(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def app(tmp_path, database_url):
+    db = Database(database_url)
     await db.migrate()
     service = Service(mini_guide(tmp_path / "dialogs"), db, FileStore(tmp_path / "files"))
     uploads = UploadPage(service, secret=b"s" * 32, base_url="http://bot.test",
@@ -90,8 +90,8 @@ async def test_a_merchant_not_at_a_files_question_is_told_so(app):
     assert "does not take files" in (await answer.json())["text"]
 
 
-async def test_an_upload_page_with_the_bot_token_serves_the_mini_app(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def test_an_upload_page_with_the_bot_token_serves_the_mini_app(tmp_path, database_url):
+    db = Database(database_url)
     service = Service(mini_guide(tmp_path / "dialogs"), db, FileStore(tmp_path / "files"))
     plain = web.Application()
     UploadPage(service, secret=b"s" * 32, base_url="http://bot.test").add_routes(plain)
