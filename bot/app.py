@@ -235,4 +235,5 @@ async def running_reminders(service: Service, settings: Settings,
         yield worker
     finally:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # bounded: a pass cancelled inside a database call must not hold up shutdown
+        await asyncio.wait([task], timeout=10)

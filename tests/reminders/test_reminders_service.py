@@ -301,7 +301,7 @@ async def test_the_worker_loop_sends_on_its_own(bench):
             await asyncio.sleep(0.01)
     finally:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait([task], timeout=10)
     assert [user for user, _ in bench.telegram.sent] == ["loop"]
 
 
