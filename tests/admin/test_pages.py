@@ -35,7 +35,7 @@ async def test_merchants_search_and_stuck_filter(site):
     # stuck at a step for 3 days or more: only the first merchant
     html = await (await site.client.get("/admin/", params={"stuck": "3"})).text()
     assert "Ningbo Coast" in html and "远山" not in html
-    assert "Which kind of company?" in html  # a step without a label: by its question
+    assert "Company kind" in html  # the step, by its label
     assert "2/6" in html  # progress: the second of the form's six questions
 
 
@@ -106,7 +106,7 @@ async def test_the_funnel_counts_who_reached_each_step_and_where_they_stopped(si
     cells = {r.split("<td>")[1].split("<")[0]: [c.split("<")[0] for c in r.split('">')[1:3]]
              for r in rows}
     assert cells["Company name"] == ["3", "0"]
-    assert cells["Which kind of company?"] == ["3", "1"]  # no label: by its question
+    assert cells["Company kind"] == ["3", "1"]  # the step, by its label
     assert cells["License scan"] == ["2", "1"]
     assert cells["ID number"] == ["1", "1"]
     # another period: nobody
