@@ -77,6 +77,8 @@ class Result:
     # The turn's row in ``turns``: pass it to ``Service.mark_sent`` once the replies are
     # delivered. None when nothing was stored (a notice, a peek, an apology).
     turn_id: int | None = None
+    # Another worker applied this update at the same moment (it answers it): say nothing.
+    raced: bool = False
 
 
 def utcnow() -> datetime:
@@ -182,7 +184,9 @@ class Service:
                 try:
                     return await self._turn(key, event, update_id, language, locale)
                 except T.AlreadyApplied:
-                    found = await self._duplicate(key, update_id)
+                    # After a conflict in this very call, the turn is another worker's, in
+                    # flight: it sends the replies; a plain redelivery gets them again.
+                    found = await self._duplicate(key, update_id, raced=attempt > 0)
                     if found is not None:
                         return found
                     failure: BaseException = IntegrityError("turn", None, Exception())
@@ -276,14 +280,16 @@ class Service:
             certifications=snap.certifications,
         )
 
-    async def _duplicate(self, key: tuple[str, str], update_id: str | None) -> Result | None:
+    async def _duplicate(self, key: tuple[str, str], update_id: str | None, *,
+                         raced: bool = False) -> Result | None:
         stored = await T.find(self.db.engine, key[0], update_id) if update_id else None
         if stored is None:
             return None
         state = await self._current(key)
-        replies = replies_from(stored.replies) if stored.sent_at is None else []
+        replies = replies_from(stored.replies) if stored.sent_at is None and not raced else []
         return Result(replies, self.guide.expects(state), state.locale, duplicate=True,
-                      documents=list(state.documents), turn_id=stored.id)
+                      documents=list(state.documents), turn_id=None if raced else stored.id,
+                      raced=raced)
 
     async def _apology(self, key, language, locale) -> Result:
         try:

@@ -92,7 +92,8 @@ async def test_the_same_update_to_both_workers_at_once_is_applied_once(two):
     api, (a, b), url = two
     once = await start_and_choose_basic(api, 700, a)  # the reference: delivered once
     twice = await start_and_choose_basic(api, 701, a, b)
-    assert read(url, "SELECT count(*) FROM processed_updates WHERE channel = 'telegram'") == [
+    assert read(url, "SELECT count(*) FROM turns WHERE channel = 'telegram'"
+                " AND update_key IS NOT NULL") == [
         (4,)]
     assert read(url, "SELECT user_key, version FROM merchants ORDER BY user_key") == [
         ("700", 2), ("701", 2)]  # /start, then the click: each applied once
@@ -107,5 +108,6 @@ async def test_a_new_merchant_writing_to_both_workers_at_once(two):
     sent = "\n".join(texts(await settle(api, 702, 2)))
     assert read(url, "SELECT count(*) FROM merchants WHERE user_key = '702'") == [(1,)]
     assert "something went wrong" not in sent, logs((a, b))  # no apology: both applied
-    assert read(url, "SELECT count(*) FROM processed_updates WHERE channel = 'telegram'") == [
+    assert read(url, "SELECT count(*) FROM turns WHERE channel = 'telegram'"
+                " AND update_key IS NOT NULL") == [
         (2,)]

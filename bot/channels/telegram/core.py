@@ -189,6 +189,9 @@ class TelegramChannel:
                 self._log_failure(inc, exc)
                 await self._apologise(inc)
                 return
+            if result.raced:  # another worker applied it at the same moment and answers it
+                self._remember_answered(inc.update_key)
+                return
             if (result.duplicate and not result.replies
                     and inc.update_key not in self._answered):
                 # Applied and answered before a restart: its effects are not repeated, the
@@ -275,7 +278,7 @@ class TelegramChannel:
                 self._log_failure(first, exc)
                 await self._apologise(first)
                 return
-            if result.duplicate and key not in self._answered:
+            if result.duplicate and key not in self._answered and not result.raced:
                 result = await self.service.notice(CHANNEL, first.user_key, QUIET)
             if not result.duplicate:
                 await self._deliver(first.chat_id, self._one_answer(result, notes))
