@@ -81,7 +81,12 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", sqlite_begin)
-        self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+        # On SQLite an ORM session takes the write lock when it begins: one that read first and
+        # then wrote would fail at once ("database is locked") when the writer committed
+        # between, instead of waiting its turn in the busy handler.
+        bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite \
+            else self.engine
+        self.session = async_sessionmaker(bind, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:

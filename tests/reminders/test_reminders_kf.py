@@ -191,7 +191,7 @@ async def test_the_robot_paces_merges_and_retries(kf):
 
 async def test_staff_hear_how_long_a_merchant_has_waited_for_a_person(kf):
     bench, fake, channel, _, _, _ = kf
-    desk = bench.service.plugins["handoff"]
+    desk = bench.service.desks["handoff"]
     user = "wmWaiting"
     fake.enter(user)
     fake.text(user, "转人工")
@@ -258,7 +258,7 @@ async def test_a_servicer_off_duty_sends_the_merchant_to_the_queue(kf):
 
 async def test_an_operator_release_in_the_console_ends_the_kf_session(kf):
     bench, fake, channel, store, _, _ = kf
-    desk = bench.service.plugins["handoff"]
+    desk = bench.service.desks["handoff"]
     user = "wmBack"
     fake.enter(user)
     await channel.pull(OPEN_KFID, "SYNC1")
