@@ -55,6 +55,7 @@ class Robot:
         self._sent: deque[float] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def alert(self, kind: str, text: str) -> None:
         """Queue ``text`` (markdown) for the staff group; returns once it is stored."""
@@ -62,14 +63,19 @@ class Robot:
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._wake.set()  # alerts left from before a restart go out first
         self._task = asyncio.create_task(self._run(), name="robot")
 
     async def close(self, timeout: float = 5) -> None:
         """Stop the task; alerts still pending get one bounded try (a cron run's alerts)."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task], timeout=timeout)
+            # Let a send under way finish (cancelled mid-post, its alert would go out twice).
+            self._stopping = True
+            self._wake.set()
+            _, running = await asyncio.wait([self._task], timeout=timeout)
+            for task in running:
+                task.cancel()
 
         async def drain() -> None:
             while await self._send_pending():
@@ -82,9 +88,10 @@ class Robot:
 
     # -- the sending task ------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
-            await self.sleep(self.gather)
+            if not self._stopping:
+                await self.sleep(self.gather)
             self._wake.clear()
             try:
                 while await self._send_pending():
