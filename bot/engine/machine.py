@@ -278,6 +278,9 @@ class _Turn:
 
     def enter(self, step_id: str) -> None:
         for _ in range(MAX_AUTO_STEPS):
+            if self.s.flow == MENU and step_id == self.g.flows[MENU].start and self.replies:
+                self.to_menu()  # back after a message of the menu's own: not the greeting again
+                return
             step = self.flow.steps[step_id]
             self.s.step, self.s.pending = step.id, {}
             if step.effect:
