@@ -61,6 +61,11 @@ log = logging.getLogger(__name__)
 APOLOGY = Msg("Sorry, I could not save your message just now. Please send it again in a "
               "moment.")
 SERIALISATION = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadlock
+# A redelivered update whose replies are not marked sent: the worker that applied it is
+# most likely still sending them (two workers got the update at once), so the redelivery
+# waits this long from the turn's commit before taking them as lost and sending them.
+OUTBOX_LEASE = 8.0
+OUTBOX_POLL = 0.05
 
 
 class ConcurrentUpdate(M.VersionConflict):
@@ -77,8 +82,6 @@ class Result:
     # The turn's row in ``turns``: pass it to ``Service.mark_sent`` once the replies are
     # delivered. None when nothing was stored (a notice, a peek, an apology).
     turn_id: int | None = None
-    # Another worker applied this update at the same moment (it answers it): say nothing.
-    raced: bool = False
 
 
 def utcnow() -> datetime:
@@ -115,9 +118,11 @@ class Service:
         retries: int = 5,
         backoff: float = 0.02,
         pool: Executor | None = None,
+        outbox_lease: float = OUTBOX_LEASE,
     ) -> None:
         """``pool``: where uploaded images are checked (a process pool: decoding pixels holds
-        the GIL); without one, in a thread."""
+        the GIL); without one, in a thread. ``outbox_lease``: how long (seconds) the worker
+        that applied an update has to deliver its replies before a redelivery sends them."""
         self.guide = guide
         self.db = db
         self.files = files
@@ -127,6 +132,7 @@ class Service:
         self.retries = retries
         self.backoff = backoff
         self.pool = pool
+        self.outbox_lease = outbox_lease
         # SQLite: one writer, group commit. PostgreSQL: a transaction per turn, many at once
         # (measured, 50 merchants at once: 177 against 116 turns/s for batches on one
         # connection, whose savepoints cost a round trip each).
@@ -184,9 +190,7 @@ class Service:
                 try:
                     return await self._turn(key, event, update_id, language, locale)
                 except T.AlreadyApplied:
-                    # After a conflict in this very call, the turn is another worker's, in
-                    # flight: it sends the replies; a plain redelivery gets them again.
-                    found = await self._duplicate(key, update_id, raced=attempt > 0)
+                    found = await self._duplicate(key, update_id)
                     if found is not None:
                         return found
                     failure: BaseException = IntegrityError("turn", None, Exception())
@@ -280,16 +284,30 @@ class Service:
             certifications=snap.certifications,
         )
 
-    async def _duplicate(self, key: tuple[str, str], update_id: str | None, *,
-                         raced: bool = False) -> Result | None:
+    async def _duplicate(self, key: tuple[str, str], update_id: str | None) -> Result | None:
+        """The result for an update applied before: its replies only when no one delivered
+        them (a crash between the commit and the send), and then to one caller only."""
         stored = await T.find(self.db.engine, key[0], update_id) if update_id else None
         if stored is None:
             return None
+        replies: list[Reply] = []
+        if stored.sent_at is None and await self._unsent(stored):
+            replies = replies_from(stored.replies)
         state = await self._current(key)
-        replies = replies_from(stored.replies) if stored.sent_at is None and not raced else []
         return Result(replies, self.guide.expects(state), state.locale, duplicate=True,
-                      documents=list(state.documents), turn_id=None if raced else stored.id,
-                      raced=raced)
+                      documents=list(state.documents), turn_id=stored.id if replies else None)
+
+    async def _unsent(self, stored: T.Stored) -> bool:
+        """Wait out the lease of whoever applied the turn; True when its replies are still
+        unsent then and this caller claimed them (marked sent: nobody else sends them)."""
+        age = (self.clock() - stored.created_at).total_seconds()
+        deadline = asyncio.get_running_loop().time() + max(0.0, self.outbox_lease - age)
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(OUTBOX_POLL)
+            if await T.sent(self.db.engine, stored.id):
+                return False
+        now = self.clock()
+        return await self.writer.run(lambda conn: T.claim(conn, stored.id, now))
 
     async def _apology(self, key, language, locale) -> Result:
         try:

@@ -178,7 +178,7 @@ async def test_replies_never_marked_sent_come_again_on_redelivery(open_service):
     service = await open_service()
     await service.handle("t", "u", Hello(), update_id="1")
     first = await service.handle("t", "u", Choose("basic"), update_id="2")
-    restarted = await open_service()  # a crash before the replies went out
+    restarted = await open_service(outbox_lease=0.2)  # a crash before the replies went out
     again = await restarted.handle("t", "u", Choose("basic"), update_id="2")
     assert again.duplicate and again.turn_id == first.turn_id
     assert [r.text for r in again.replies] == [r.text for r in first.replies]
@@ -189,6 +189,33 @@ async def test_replies_never_marked_sent_come_again_on_redelivery(open_service):
     (turn,) = await rows(service, Turn, update_key="2")
     assert turn.sent_at is not None and turn.incoming == {"choice": "basic"}
     assert turn.flow == "basic" and turn.step == "company_name"
+
+
+async def test_a_redelivery_while_the_first_worker_sends_says_nothing(open_service):
+    first, second = await open_service(), await open_service(outbox_lease=5)
+    await first.handle("t", "u", Hello(), update_id="1")
+    applied = await first.handle("t", "u", Choose("basic"), update_id="2")
+
+    async def deliver_slowly():  # the first worker is still sending when the copy arrives
+        await asyncio.sleep(0.3)
+        await first.mark_sent(applied.turn_id)
+
+    again, _ = await asyncio.gather(second.handle("t", "u", Choose("basic"), update_id="2"),
+                                    deliver_slowly())
+    assert again.duplicate and again.replies == [] and again.turn_id is None
+    assert again.expects == applied.expects
+
+
+async def test_unsent_replies_go_to_one_redelivery_only(open_service):
+    first = await open_service()
+    await first.handle("t", "u", Hello(), update_id="1")
+    applied = await first.handle("t", "u", Choose("basic"), update_id="2")  # then a crash
+    copies = [await open_service(outbox_lease=0.2) for _ in range(3)]
+    results = await asyncio.gather(*(c.handle("t", "u", Choose("basic"), update_id="2")
+                                     for c in copies))
+    answered = [r for r in results if r.replies]
+    assert len(answered) == 1 and all(r.duplicate for r in results)
+    assert [r.text for r in answered[0].replies] == [r.text for r in applied.replies]
 
 
 # -- the transcript --------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class Stored:
     merchant_id: int
     replies: list[dict[str, Any]]
     sent_at: datetime | None
+    created_at: datetime
 
 
 def add(conn: Connection, *, merchant_id: int, channel: str, update_key: str | None,
@@ -57,14 +58,28 @@ def add(conn: Connection, *, merchant_id: int, channel: str, update_key: str | N
 
 async def _find(conn: AsyncConnection, channel: str, update_key: str) -> Stored | None:
     row = (await conn.execute(
-        select(turns.c.id, turns.c.merchant_id, turns.c.replies, turns.c.sent_at)
+        select(turns.c.id, turns.c.merchant_id, turns.c.replies, turns.c.sent_at,
+               turns.c.created_at)
         .where(turns.c.channel == channel, turns.c.update_key == update_key))).first()
-    return Stored(row.id, row.merchant_id, row.replies or [], row.sent_at) if row else None
+    return Stored(row.id, row.merchant_id, row.replies or [], row.sent_at,
+                  row.created_at) if row else None
 
 
 async def find(engine: AsyncEngine, channel: str, update_key: str) -> Stored | None:
     async with engine.connect() as conn:
         return await _find(conn, channel, update_key)
+
+
+async def sent(engine: AsyncEngine, turn_id: int) -> bool:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(turns.c.sent_at).where(
+            turns.c.id == turn_id))).scalar() is not None
+
+
+def claim(conn: Connection, turn_id: int, now: datetime) -> bool:
+    """Mark one turn's replies sent unless someone did: True for the one caller that did."""
+    return conn.execute(update(turns).where(turns.c.id == turn_id, turns.c.sent_at.is_(None))
+                        .values(sent_at=now)).rowcount == 1
 
 
 def mark_sent(conn: Connection, ids: list[int], now: datetime) -> None:

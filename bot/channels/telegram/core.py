@@ -46,8 +46,6 @@ MB = 1024 * 1024
 BOT_API_DOWNLOAD_LIMIT = 20 * MB
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _NUMBERS = re.compile(r"(?:\d[ -]?){6,}[Xx]?")
-_SILENT = "{nothing}"
-QUIET = Msg(_SILENT, nothing="")  # a notice that says nothing: it only repeats the question
 
 SORRY = Msg("Sorry, something went wrong on my side and your last message was not saved. "
             "Please send it again in a moment.")
@@ -111,7 +109,6 @@ class TelegramChannel:
         self._albums: dict[tuple[str, str], Album] = {}
         self._chats: OrderedDict[int, _Chat] = OrderedDict()
         self._remembered = remembered_chats
-        self._answered: OrderedDict[str, None] = OrderedDict()  # update ids answered here
 
     # -- intake: called in arrival order, never awaits -----------------------------------
     def accept(self, update: Mapping[str, Any]) -> asyncio.Future[None]:
@@ -170,13 +167,6 @@ class TelegramChannel:
             log.error("sending the answer to a browser upload failed: %s", redact(repr(exc)))
 
     # -- one update ----------------------------------------------------------------------
-    def _remember_answered(self, update_key: str | None) -> None:
-        if update_key is None:
-            return
-        self._answered[update_key] = None
-        if len(self._answered) > self._remembered:
-            self._answered.popitem(last=False)
-
     async def _run_single(self, inc: Incoming) -> None:
         async with self._slots:
             await self._single(inc)
@@ -189,20 +179,15 @@ class TelegramChannel:
                 self._log_failure(inc, exc)
                 await self._apologise(inc)
                 return
-            if result.raced:  # another worker applied it at the same moment and answers it
-                self._remember_answered(inc.update_key)
+            if result.duplicate and not result.replies:
+                # Applied before, and answered (here, by another worker, or before a
+                # restart): nothing is applied or said twice. Replies that never went out
+                # come back in ``result.replies`` and are sent as they were.
                 return
-            if (result.duplicate and not result.replies
-                    and inc.update_key not in self._answered):
-                # Applied and answered before a restart: its effects are not repeated, the
-                # merchant gets the current question again. (Replies never marked sent come
-                # back in ``result.replies`` and are sent as they were.)
-                result = await self.service.notice(CHANNEL, inc.user_key, QUIET)
             if inc.kind == CHOICE:
                 await self._strip(inc.chat_id, inc.message_id)
             await self._deliver(inc.chat_id, result)
             await self.service.mark_sent(result.turn_id)
-            self._remember_answered(inc.update_key)
         except Exception as exc:  # noqa: BLE001 - sending failed after its retries
             log.error("sending the answer to update %s failed: %s", inc.update_id,
                       redact(repr(exc)))
@@ -278,11 +263,9 @@ class TelegramChannel:
                 self._log_failure(first, exc)
                 await self._apologise(first)
                 return
-            if result.duplicate and key not in self._answered and not result.raced:
-                result = await self.service.notice(CHANNEL, first.user_key, QUIET)
-            if not result.duplicate:
+            if not result.duplicate or result.replies:
                 await self._deliver(first.chat_id, self._one_answer(result, notes))
-            self._remember_answered(key)
+                await self.service.mark_sent(result.turn_id)
         except Exception as exc:  # noqa: BLE001
             log.error("sending the answer to album %s failed: %s", first.update_id,
                       redact(repr(exc)))
