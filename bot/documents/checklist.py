@@ -103,6 +103,7 @@ def checklist_context(guide: Guide, state: State, names: Mapping[int, str],
         "blockers": [t(m) for m in notes[0]],
         "warnings": [t(m) for m in notes[1]],
         "missing": missing_required,
+        "list_separator": "、" if loc.startswith("zh") else ", ",  # as in ``Listing``
     }
 
 

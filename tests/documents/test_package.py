@@ -151,7 +151,9 @@ async def test_package_holds_exactly_the_accepted_files_named_for_upload(desk, l
     assert "认证中心" in checklist and COMPANY in checklist
     if locale == "zh_CN":
         assert "材料清单" in checklist and "组织机构代码证" in checklist
+        assert "生产线_1.jpg、生产线_2.jpg" in checklist  # a Chinese list
     else:
+        assert "生产线_1.jpg, 生产线_2.jpg" in checklist
         assert "Materials checklist" in checklist and "Organisation code certificate" in checklist
 
 
