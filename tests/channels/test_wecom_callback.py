@@ -31,6 +31,7 @@ from bot.channels.wecom import crypto as crypto_module
 from bot.channels.wecom.api import WeComApi
 from bot.channels.wecom.callback import CallbackApp, query_once
 from bot.channels.wecom.channel import CHANNEL, WeComChannel
+from bot.engine.model import Text
 from bot.service import Service
 from bot.store.db import Database
 from bot.store.files import FileStore
@@ -84,7 +85,8 @@ async def stack(tmp_path, database_url):
     await fake.start()
     db = Database(database_url)
     await db.migrate()
-    service = Service(mini_guide(tmp_path / "dialogs"), db, FileStore(tmp_path / "files"))
+    service = Service(mini_guide(tmp_path / "dialogs"), db, FileStore(tmp_path / "files"),
+                      outbox_lease=0.3)
     async with aiohttp.ClientSession() as session:
         api = WeComApi(session, base_url=fake.base_url, corp_id=CORP_ID, secret=SECRET,
                        agent_id=int(AGENT_ID))
@@ -206,6 +208,21 @@ async def test_duplicate_callback_is_200_and_changes_nothing(stack):
         merchant = await session.scalar(select(Merchant))
     assert merchant.version == version
     assert len(stack.fake.sent) == sent
+    assert await stack.count(Turn) == 2
+
+
+async def test_a_retry_after_a_crash_before_the_reply_sends_it_once(stack):
+    await stack.say("fay", "hi")
+    # the turn committed, then the process died before its reply went out
+    lost = await stack.service.handle(CHANNEL, "fay", Text("1"), update_id="m:778")
+    sent = len(stack.fake.texts("fay"))
+    query, body = envelope(text_xml("fay", "1", 778))
+    for _ in range(2):  # WeCom retries, the second time after the reply went out
+        assert (await stack.client.post(f"{PATH}?{query}", data=body)).status == 200
+        await stack.idle()
+        stack.channel._recent.clear()  # as if each retry reached a fresh process
+    again = stack.fake.texts("fay")[sent:]
+    assert len(again) == 1 and lost.replies[0].text.split("\n")[0] in again[0]
     assert await stack.count(Turn) == 2
 
 

@@ -120,7 +120,7 @@ class WeComChannel:
             return
         result = await self.service.handle(CHANNEL, user, event, update_id=message.update_key)
         applied.set_result(None)
-        if result.duplicate:
+        if result.duplicate and not result.replies:  # replies lost in a crash come back
             log.info("wecom: duplicate callback ignored")
             return
         await self.deliver(user, result)

@@ -102,12 +102,13 @@ class KfChannel:
             # 转人工 and the like go to the shared handoff (bot.handoff) as on every channel;
             # its listener (``handed_over``) then moves the session to a person
             result = await self.service.handle(CHANNEL, m.user, event, update_id=m.key)
-            if result.duplicate:
+            if result.duplicate and not result.replies:  # replies lost in a crash come back
                 log.info("wecom_kf: message %s applied before; nothing to say", m.key)
                 return
-            if isinstance(event, Upload):
+            if isinstance(event, Upload) and not result.duplicate:
                 await self._count_refusal(m.user, event, result)
             await self.deliver(m.user, result)
+            await self.service.mark_sent(result.turn_id)
 
     async def _held(self, m: KfMessage) -> None:
         """A person serves the session in WeCom: the bot sends nothing, but the merchant's
