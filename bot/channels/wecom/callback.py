@@ -47,6 +47,8 @@ def query_once(raw: str) -> dict[str, str]:
 
 
 class CallbackApp:
+    channel = "wecom"  # in log lines
+
     def __init__(self, crypto: WeComCrypto, *, corp_id: str, agent_id: str, submit: Submit,
                  clock: Callable[[], float] = time.time, max_body: int = MAX_BODY,
                  ack_wait: float = 2.0, max_skew: float = MAX_SKEW) -> None:
@@ -92,24 +94,9 @@ class CallbackApp:
         return web.Response(body=echo.encode("utf-8"), content_type="text/plain")
 
     async def receive(self, request: web.Request) -> web.Response:
-        query = self._query(request)
-        if query is None:
-            return web.Response(status=403)
-        if request.content_length is not None and request.content_length > self.max_body:
-            return web.Response(status=413)
-        body = await read_limited(request.content, self.max_body)
-        if body is None:
-            return web.Response(status=413)
-        try:
-            inner = self.crypto.decrypt_message(query["msg_signature"], query["timestamp"],
-                                                query["nonce"], body, self.clock())
-            fields = parse_message(inner)
-        except BadPayload as exc:
-            log.warning("wecom: callback refused: %s", exc)
-            return web.Response(status=400)
-        except WeComCryptoError as exc:
-            log.warning("wecom: callback refused: %s", type(exc).__name__)
-            return web.Response(status=403)
+        fields = await self.fields(request)
+        if isinstance(fields, web.Response):
+            return fields
         agent = fields.get("AgentID", "").strip()
         if agent and agent != self.agent_id:
             log.warning("wecom: callback for another agent ignored")
@@ -121,3 +108,25 @@ class CallbackApp:
         if applied is not None and message.kind in ("text", "event", "other"):
             await asyncio.wait([asyncio.shield(applied)], timeout=self.ack_wait)
         return web.Response(status=200)
+
+    async def fields(self, request: web.Request) -> dict[str, str] | web.Response:
+        """The callback's decrypted fields, or the refusal to answer with: the timestamp and
+        signature are checked before any decryption, the body is read within its limit."""
+        query = self._query(request)
+        if query is None:
+            return web.Response(status=403)
+        if request.content_length is not None and request.content_length > self.max_body:
+            return web.Response(status=413)
+        body = await read_limited(request.content, self.max_body)
+        if body is None:
+            return web.Response(status=413)
+        try:
+            inner = self.crypto.decrypt_message(query["msg_signature"], query["timestamp"],
+                                                query["nonce"], body, self.clock())
+            return parse_message(inner)
+        except BadPayload as exc:
+            log.warning("%s: callback refused: %s", self.channel, exc)
+            return web.Response(status=400)
+        except WeComCryptoError as exc:
+            log.warning("%s: callback refused: %s", self.channel, type(exc).__name__)
+            return web.Response(status=403)
