@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.content import load_guide
+from bot.engine.machine import Guide
 from bot.engine.model import Choose, Event, Hello, Reply, Text, Upload
 from bot.handoff import Alert, Handoffs, install, reply_json
 from bot.service import Result, Service
@@ -108,12 +109,15 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
-async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False) -> Site:
+async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False,
+                    guide: Guide | None = None) -> Site:
+    """The console over the tiny guide, or over ``guide`` (the real one: its review status)."""
     db = Database(database_url)
     await db.migrate()
     clock = Clock()
-    service = Service(load_guide(TINY / "dialogs", TINY / "locales"), db,
-                      FileStore(tmp_path / "files"), default_locale="en", clock=clock)
+    guide = guide or load_guide(TINY / "dialogs", TINY / "locales")
+    service = Service(guide, db, FileStore(tmp_path / "files"), default_locale="en",
+                      clock=clock)
     sender = Recorder()
     desk = install(service, hours="Mon-Fri 09:00-18:00", realert_after=timedelta(minutes=15),
                    senders={"telegram": sender}, console_url="http://console.test",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from bot.engine.model import Choose, Upload
+from bot.engine.model import Choose, Hello, Upload
 from bot.engine.validators import mask_id
 from tests.admin.kit import ID_NUMBER
 from tests.channels.fake_wecom import png
@@ -130,3 +130,30 @@ async def test_the_language_switch_and_accept_language(site):
     html = await (await site.client.get("/admin/inbox",
                                         headers={"Accept-Language": "zh-CN"})).text()
     assert 'lang="en"' in html
+
+
+async def test_review_statuses_read_as_names_in_the_operators_language(tmp_path, database_url):
+    from bot.content import load_guide
+    from tests.admin.kit import close_site, open_site
+
+    site = await open_site(tmp_path, database_url, guide=load_guide())
+    try:
+        for event in (Hello(), Choose("status"), Choose("basic"), Choose("in_review")):
+            await site.talk("m1", event)
+        result = await site.talk("m1", "2026-10-20")
+        assert "Noted" in result.replies[0].text  # the guide recorded the status
+        merchant = await site.merchant("m1")
+        await site.login("olga")
+        zh = {"Accept-Language": "zh-CN"}
+        listing = await (await site.client.get("/admin/", headers=zh)).text()
+        assert "基本认证 · 审核中" in listing
+        assert "basic: in_review" not in listing
+        page = await (await site.client.get(f"/admin/merchants/{merchant.id}",
+                                            headers=zh)).text()
+        assert "基本认证" in page and "审核中" in page and "in_review" not in page.replace(
+            'class="badge in_review"', "")
+        english = await (await site.client.get("/admin/", headers={
+            "Accept-Language": "en"})).text()
+        assert "Basic certification · 审核中 (in review)" in english
+    finally:
+        await close_site(site)

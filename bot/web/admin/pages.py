@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from bot.channels.base import DeliveryError
 from bot.engine.messages import Msg
+from bot import places
 from bot.handoff import NoChannel
 from bot.store import console as store
 from bot.store import handoffs, staff
@@ -74,9 +75,11 @@ class Pages:
         lines = views.transcript_lines(turns, lambda cid: self._choice_label(cid, locale))
         return self.c.render(
             request, "merchant.html.j2", status=status, m=row, lines=lines, error=error,
-            documents=records.documents, certifications=records.certifications,
+            documents=records.documents,
             milestones=records.milestones, reminders=records.reminders,
-            can_download=request[USER].is_admin)
+            can_download=request[USER].is_admin,
+            subject=lambda s: places.subject(self.guide, locale, s),
+            status_name=lambda s: places.review(self.guide, locale, "", s)[1] if s else "")
 
     def _choice_label(self, choice_id: str, locale: str) -> str:
         for flow in self.guide.flows.values():
@@ -177,7 +180,7 @@ class Pages:
         for r in rows:
             writer.writerow([r.id, r.company, r.contact, r.channel, r.language, r.flow, r.step,
                              r.progress, r.last_activity.strftime("%Y-%m-%d %H:%M"),
-                             "; ".join(f"{k}: {s}" for k, s in r.reviews), r.documents,
+                             "; ".join(map(str, r.reviews)), r.documents,
                              "1" if r.waiting else ""])
         user = request[USER]
         await staff.audit(self.c.db, user.name, "export", self.service.clock(),
