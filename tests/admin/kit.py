@@ -110,7 +110,7 @@ def csrf(html: str) -> str:
 
 
 async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False,
-                    guide: Guide | None = None) -> Site:
+                    guide: Guide | None = None, timezone: str | None = None) -> Site:
     """The console over the tiny guide, or over ``guide`` (the real one: its review status)."""
     db = Database(database_url)
     await db.migrate()
@@ -123,7 +123,7 @@ async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False,
                    senders={"telegram": sender}, console_url="http://console.test",
                    team_locale="en")
     monotonic = [1000.0]
-    console = Console(service, desk, secure_cookie=secure,
+    console = Console(service, desk, secure_cookie=secure, timezone=timezone,
                       throttle=LoginThrottle(clock=lambda: monotonic[0]))
     client = TestClient(TestServer(console.make_app()))
     await client.start_server()

@@ -157,3 +157,34 @@ async def test_review_statuses_read_as_names_in_the_operators_language(tmp_path,
         assert "Basic certification · 审核中 (in review)" in english
     finally:
         await close_site(site)
+
+
+async def test_times_are_the_teams_local_time_with_the_zone_named(site):
+    await site.start_form("m1", "Ningbo Coast Trading Co., Ltd.")  # at 08:00 UTC
+    merchant = await site.merchant("m1")
+    await site.login("olga")
+    listing = await (await site.client.get("/admin/")).text()
+    assert "2026-11-02 16:00" in listing and "2026-11-02 08:00" not in listing
+    assert "Last activity (UTC+08:00)" in listing and "(UTC)" not in listing
+    assert "Times are shown in Asia/Shanghai, UTC+08:00." in listing
+    page = await (await site.client.get(f"/admin/merchants/{merchant.id}",
+                                        headers={"Accept-Language": "zh-CN"})).text()
+    assert "16:00" in page and "页面时间均为 Asia/Shanghai, UTC+08:00。" in page
+    rows = list(csv.reader(io.StringIO((await (await site.client.get(
+        "/admin/export.csv")).read()).decode("utf-8-sig"))))
+    column = rows[0].index("Last activity (Asia/Shanghai, UTC+08:00)")
+    assert rows[1][column] == "2026-11-02 16:00"
+
+
+async def test_another_team_timezone(tmp_path, database_url):
+    from tests.admin.kit import close_site, open_site
+
+    site = await open_site(tmp_path, database_url, timezone="America/New_York")
+    try:
+        await site.start_form("m1", "Ningbo Coast Trading Co., Ltd.")
+        await site.login("olga")
+        listing = await (await site.client.get("/admin/")).text()
+        assert "2026-11-02 03:00" in listing  # 08:00 UTC, the day after New York's DST ended
+        assert "America/New_York" in listing
+    finally:
+        await close_site(site)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -144,7 +144,8 @@ class Pages:
 
     # -- funnel -------------------------------------------------------------------------------
     async def funnel(self, request: web.Request) -> web.Response:
-        today = self.service.clock().date()
+        clock = self.c.clock  # the period's days are the team's calendar days
+        today = clock.today(self.service.clock())
         until = _date(request.query.get("until")) or today
         since = _date(request.query.get("since")) or until - timedelta(days=29)
         flows = [f for f in self.guide.flows.values() if f.id != views.MENU]
@@ -154,8 +155,8 @@ class Pages:
         total, steps, chart = 0, [], None
         if flow_id in self.guide.flows:
             passages = await store.passages(
-                self.c.db, datetime.combine(since, time()),
-                datetime.combine(until + timedelta(days=1), time()), channel)
+                self.c.db, clock.day_start(since), clock.day_start(until + timedelta(days=1)),
+                channel)
             total, steps = views.funnel(self.guide, locale, flow_id, passages)
             chart = views.chart(steps)
         return self.c.render(
@@ -175,11 +176,12 @@ class Pages:
         writer.writerow([t(h) for h in (
             Msg("ID"), Msg("Company"), Msg("Legal representative"), Msg("Channel"),
             Msg("Language"), Msg("Process"), Msg("Question"), Msg("Progress"),
-            Msg("Last activity (UTC)"), Msg("Reviews"), Msg("Documents"),
+            Msg("Last activity ({zone})", zone=self.c.clock.label()), Msg("Reviews"),
+            Msg("Documents"),
             Msg("Waiting for a person"))])
         for r in rows:
             writer.writerow([r.id, r.company, r.contact, r.channel, r.language, r.flow, r.step,
-                             r.progress, r.last_activity.strftime("%Y-%m-%d %H:%M"),
+                             r.progress, self.c.clock.show(r.last_activity),
                              "; ".join(map(str, r.reviews)), r.documents,
                              "1" if r.waiting else ""])
         user = request[USER]
