@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from bot.engine.model import Choose, Hello, Upload
 from bot.engine.validators import mask_id
@@ -188,3 +189,44 @@ async def test_another_team_timezone(tmp_path, database_url):
         assert "America/New_York" in listing
     finally:
         await close_site(site)
+
+
+def next_page(html: str) -> str:
+    return re.search(r'<a href="([^"]+)" id="next"', html).group(1).replace("&amp;", "&")
+
+
+def total(html: str) -> int:
+    return int(re.search(r'<span class="muted" id="total">\((\d+)', html).group(1))
+
+
+async def test_the_search_runs_over_every_merchant_a_page_at_a_time(site, monkeypatch):
+    from bot.store import console
+
+    monkeypatch.setattr(console, "PAGE_SIZE", 2)
+    await site.start_form("m0", "Ningbo Coast Trading Co., Ltd.")  # the oldest activity
+    for n in range(1, 5):
+        site.clock.advance(minutes=1)
+        await site.start_form(f"m{n}", f"杭州远山机械有限公司{n}号厂")
+    await site.login("olga")
+
+    html = await (await site.client.get("/admin/", params={"q": "NINGBO coast"})).text()
+    assert "Ningbo Coast Trading" in html and "远山" not in html  # case folded, found anyway
+    assert total(html) == 1 and 'id="pages"' not in html
+    first = await (await site.client.get("/admin/", params={"q": "远山机械"})).text()
+    assert total(first) == 4
+    assert "4号厂" in first and "3号厂" in first and "2号厂" not in first  # latest first
+    assert "Page 1 of 2" in first and 'id="previous"' not in first
+    second = await (await site.client.get(next_page(first))).text()
+    assert "2号厂" in second and "1号厂" in second and "4号厂" not in second
+    assert "Page 2 of 2" in second and 'id="next"' not in second
+    # the pattern's own characters are text, not wildcards
+    for wildcard in ("%", "_", "远山%厂"):
+        html = await (await site.client.get("/admin/", params={"q": wildcard})).text()
+        assert total(html) == 0, wildcard
+    # the stuck filter, combined with the search, in the same query, kept across pages
+    site.clock.advance(days=4)
+    await site.talk("m4", "Maker")  # m4 is active again
+    await site.login("olga")  # the sign-in of four days ago has expired
+    html = await (await site.client.get("/admin/", params={"q": "远山", "stuck": "3"})).text()
+    assert total(html) == 3 and "4号厂" not in html
+    assert "stuck=3" in next_page(html) and "q=" in next_page(html)

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 from datetime import date, timedelta
+from urllib.parse import urlencode
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -47,21 +48,32 @@ class Pages:
         self.service = console.service
         self.guide = console.service.guide
 
-    async def _rows(self, locale: str) -> list[views.MerchantRow]:
-        unseal = self.service.unseal
-        return [views.merchant_row(self.guide, r, views.state_of(r, unseal, locale))
-                for r in await store.merchants(self.c.db)]
+    def _row(self, records: store.MerchantRecords, locale: str) -> views.MerchantRow:
+        return views.merchant_row(self.guide, records,
+                                  views.state_of(records, self.service.unseal, locale))
 
     # -- merchants ----------------------------------------------------------------------------
     async def merchants(self, request: web.Request) -> web.Response:
+        """One page of the merchants; the search and the stuck filter run in the database,
+        over all of them."""
         query = request.query.get("q", "")[:100]
         days = _int(request.query.get("stuck"))
-        now = self.service.clock()
-        rows = [r for r in await self._rows(request[LOCALE]) if views.matches(r, query)
-                and (days is None or views.stuck(r, days, now))]
-        return self.c.render(request, "merchants.html.j2", rows=rows, q=query,
-                             stuck=days if days is not None else "",
-                             waiting=sum(r.waiting for r in rows))
+        page = max(1, _int(request.query.get("page")) or 1)
+        idle = self.service.clock() - timedelta(days=days) if days is not None else None
+        size = store.PAGE_SIZE
+        listing = await store.merchants(self.c.db, store.Filter(query, idle),
+                                        offset=(page - 1) * size, limit=size)
+        pages = max(1, -(-listing.total // size))
+        kept = {k: v for k, v in (("q", query), ("stuck", "" if days is None else str(days)))
+                if v}
+        link = lambda n: "/admin/?" + urlencode({**kept, "page": n})  # noqa: E731
+        return self.c.render(
+            request, "merchants.html.j2",
+            rows=[self._row(r, request[LOCALE]) for r in listing.rows], q=query,
+            stuck=days if days is not None else "", total=listing.total,
+            waiting=listing.waiting, page=page, pages=pages,
+            previous=link(page - 1) if page > 1 else None,
+            following=link(page + 1) if page < pages else None)
 
     async def merchant(self, request: web.Request, *, error: str = "",
                        status: int = 200) -> web.Response:
@@ -169,7 +181,7 @@ class Pages:
     # -- export -------------------------------------------------------------------------------
     async def export(self, request: web.Request) -> web.Response:
         t = self.c.t(request)
-        rows = await self._rows(request[LOCALE])
+        rows = [self._row(r, request[LOCALE]) async for r in store.every_merchant(self.c.db)]
         out = io.StringIO()
         out.write("\ufeff")  # a BOM: Excel then reads the file as UTF-8 (Chinese names)
         writer = csv.writer(out)

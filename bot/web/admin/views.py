@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.engine.machine import Guide
@@ -105,16 +105,6 @@ def merchant_row(guide: Guide, records: MerchantRecords, state: State) -> Mercha
         reviews=reviews(guide, loc, records.certifications),
         documents=len(records.documents), waiting=records.handed_over,
         waiting_since=records.waiting_since, answers=answers)
-
-
-def matches(row: MerchantRow, query: str) -> bool:
-    query = query.strip().casefold()
-    return not query or any(query in v.casefold() for v in (row.company, row.contact))
-
-
-def stuck(row: MerchantRow, days: int, now: datetime) -> bool:
-    """At a question of a flow and no activity for ``days`` days."""
-    return bool(row.step) and row.last_activity <= now - timedelta(days=days)
 
 
 @dataclass
