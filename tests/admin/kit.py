@@ -22,7 +22,6 @@ from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.store.models import Merchant
 from bot.web.admin.app import Console
-from bot.web.admin.auth import LoginThrottle
 from bot.web.admin.passwords import hash_password
 
 TINY = Path(__file__).parent.parent / "channels" / "tiny"
@@ -64,7 +63,6 @@ class Site:
     clock: Clock
     sender: Recorder
     alerts: list[Alert] = field(default_factory=list)
-    monotonic: list[float] = field(default_factory=lambda: [1000.0])
 
     async def talk(self, user: str, event: Event | str, channel: str = "telegram") -> Result:
         """The merchant sends ``event``; the turn is recorded in the transcript."""
@@ -122,12 +120,10 @@ async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False,
     desk = install(service, hours="Mon-Fri 09:00-18:00", realert_after=timedelta(minutes=15),
                    senders={"telegram": sender}, console_url="http://console.test",
                    team_locale="en")
-    monotonic = [1000.0]
-    console = Console(service, desk, secure_cookie=secure, timezone=timezone,
-                      throttle=LoginThrottle(clock=lambda: monotonic[0]))
+    console = Console(service, desk, secure_cookie=secure, timezone=timezone)
     client = TestClient(TestServer(console.make_app()))
     await client.start_server()
-    site = Site(service, desk, console, client, clock, sender, monotonic=monotonic)
+    site = Site(service, desk, console, client, clock, sender)
     desk.add_listener(site.alerts.append)
     now = clock()
     await staff.add_user(db, "olga", "operator", hash_password(PASSWORD), now)

@@ -66,7 +66,7 @@ class Console:
         self.handoffs = handoffs
         self.secure_cookie = secure_cookie
         self.session_ttl = timedelta(hours=session_hours)
-        self.throttle = throttle or auth.LoginThrottle()
+        self.throttle = throttle or auth.LoginThrottle(service.db, service.clock)
         self.translator = translator or Translator.load(LOCALES)
         self.clock = TeamTime(timezone or service.timezone)  # BOT_TIMEZONE: the team's
         self.envs = admin_envs(self.translator, self.clock)
@@ -141,7 +141,7 @@ class Console:
         address = self.address(request)
         request[USERNAME] = name
         t = self.t(request)
-        wait = self.throttle.wait(name, address)
+        wait = await self.throttle.wait(name, address)
         if wait > 0:
             return await self.login_form(request, status=429, error=t(Msg(
                 "Too many failed sign-ins. Try again in {seconds} seconds.",
@@ -153,11 +153,11 @@ class Console:
         ok = ok and found is not None
         now = self.service.clock()
         if not ok:
-            self.throttle.failed(name, address)
+            await self.throttle.failed(name, address)
             await staff.audit(self.db, name or "?", "login_failed", now, address=address)
             return await self.login_form(request, status=401, error=t(Msg(
                 "The user name or the password is wrong.")))
-        self.throttle.succeeded(name)
+        await self.throttle.succeeded(name)
         user = found[0]
         token = auth.new_token()
         await staff.open_session(self.db, user, token, auth.new_token(), now,
