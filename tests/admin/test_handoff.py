@@ -44,6 +44,7 @@ async def test_while_handed_over_messages_wait_for_the_operator(site):
     html = await (await site.client.get("/admin/inbox")).text()
     assert "Ningbo Coast Trading Co., Ltd." in html
     assert "📎 license.png" in html  # the merchant's last message
+    assert "Test form › Company kind" in html  # where they are, by name
     listing = await (await site.client.get("/admin/")).text()
     assert "Waiting for a person" in listing
 

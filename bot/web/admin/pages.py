@@ -146,7 +146,10 @@ class Pages:
                 [turn], lambda cid: self._choice_label(cid, request[LOCALE]))[0].texts[0] \
                 if turn else ""
             since = w.waiting_since
+            flow, step = places.place(self.guide, request[LOCALE], w.state.get("flow"),
+                                      w.state.get("step"))
             items.append({
+                "flow": flow, "step": step,
                 "id": w.merchant_id, "channel": w.channel,
                 "company": views.mask_numbers(str((w.state.get("answers") or {}).get(
                     "company_name") or "")) or f"#{w.merchant_id}",
