@@ -89,18 +89,17 @@ class MiniApp:
 
     async def open(self, request: web.Request) -> web.Response:
         form = await request.post()
+        service = self.uploads.service
+        t = service.guide.render.text
         try:
             user = verify_init_data(str(form.get("init_data") or ""), self._token, self.clock())
-        except BadInitData:
+        except BadInitData:  # told in the language the button asked for: no user to ask
             wanted = request.query.get("lang", "")
-            locale = wanted if wanted in SUPPORTED else self.uploads.service.default_locale
-            return web.json_response({"error": "invalid", "text": self.uploads.service.guide
-                                      .render.text(locale, Msg(
-                                          "Please open this page with the button in the "
-                                          "Telegram chat."))}, status=403)
+            locale = wanted if wanted in SUPPORTED else service.default_locale
+            text = t(locale, Msg("Please open this page with the button in the Telegram chat."))
+            return web.json_response({"error": "invalid", "text": text}, status=403)
         user_key = str(user["id"])
-        locale, expects = await expectation(self.uploads.service, CHANNEL, user_key)
-        t = self.uploads.service.guide.render.text
+        locale, expects = await expectation(service, CHANNEL, user_key)
         if expects.kind != "files" or not expects.step or self.uploads.spec(
                 expects.step) is None:
             text = t(locale, Msg("The current question in the chat does not take files. Go "
