@@ -22,10 +22,12 @@ from typing import Any, Protocol
 
 from bot.engine.messages import Msg
 from bot.engine.model import Event, Reply, Text, Upload
+from bot.places import place
 from bot.service import Handler, Service, Turn
 from bot.store import console as store
 from bot.store import handoffs
 from bot.store.models import Merchant
+from bot.teamtime import TeamTime
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class Alert:
     repeated: bool
     link: str | None  # the merchant's page in the console, when its address is known
     markdown: str  # ready for a group robot, in the team's language
+    flow: str = ""  # where the merchant is, by name in the team's language ("": main menu)
+    step: str = ""
 
 
 Listener = Callable[[Alert], Awaitable[None] | None]
@@ -118,8 +122,10 @@ class Handoffs:
         if self._open is not None:
             self._open.add(turn.merchant.id)
         if opened:
-            self._later(self._alert(turn.merchant.id, turn.merchant.channel,
-                                    turn.state.answers, turn.now, repeated=False))
+            where = {"flow": turn.state.flow, "step": turn.state.step,
+                     "answers": turn.state.answers}
+            self._later(self._alert(turn.merchant.id, turn.merchant.channel, where, turn.now,
+                                    repeated=False))
         t = self.service.guide.render.text
         return [Reply(t(turn.state.locale, Msg(
             "A person from our team will answer you here. Team hours: {hours}. Until then "
@@ -160,8 +166,7 @@ class Handoffs:
             return False
         if self._open is not None:
             self._open.add(merchant.id)
-        await self._alert(merchant.id, channel, (merchant.state or {}).get("answers") or {},
-                          now, repeated=False)
+        await self._alert(merchant.id, channel, merchant.state or {}, now, repeated=False)
         return True
 
     async def answered_in_channel(self, channel: str, user_key: str, person: str,
@@ -226,8 +231,8 @@ class Handoffs:
             if records is None or records.waiting_since is None:
                 continue
             m = records.merchant
-            await self._alert(m.id, m.channel, (m.state or {}).get("answers") or {},
-                              records.waiting_since, repeated=True)
+            await self._alert(m.id, m.channel, m.state or {}, records.waiting_since,
+                              repeated=True)
         return len(due)
 
     async def watch(self, poll: float = 60.0) -> None:
@@ -239,20 +244,28 @@ class Handoffs:
                 log.exception("handoff: checking waiting merchants failed")
             await asyncio.sleep(poll)
 
-    async def _alert(self, merchant_id: int, channel: str, answers: Mapping[str, Any],
+    async def _alert(self, merchant_id: int, channel: str, state: Mapping[str, Any],
                      since: datetime, *, repeated: bool) -> None:
+        """``state``: the merchant's (``flow``, ``step``, ``answers``), as stored."""
+        answers = state.get("answers") or {}
         company = str(answers.get("company_name") or "") or f"#{merchant_id}"
         link = f"{self.console_url}/admin/merchants/{merchant_id}" if self.console_url else None
-        t = self.service.guide.render.text
+        guide, team = self.service.guide, self.team_locale
+        t = guide.render.text
+        flow, step = place(guide, team, state.get("flow"), state.get("step"))
         title = (Msg("Still waiting for a person") if repeated
                  else Msg("A merchant asks for a person"))
-        lines = [f"**{t(self.team_locale, title)}**",
-                 t(self.team_locale, Msg("{company} ({channel}), waiting since {since} UTC",
-                                         company=company, channel=channel,
-                                         since=since.strftime("%Y-%m-%d %H:%M")))]
+        clock = TeamTime(self.service.timezone)
+        lines = [f"**{t(team, title)}**",
+                 t(team, Msg("{company} ({channel}), waiting since {since} ({zone})",
+                             company=company, channel=channel, since=clock.show(since),
+                             zone=clock.label(since))),
+                 t(team, Msg("At: {flow} › {step}", flow=flow, step=step) if flow and step
+                   else Msg("At: {flow}", flow=flow) if flow else Msg("At: the main menu"))]
         if link:
-            lines.append(f"[{t(self.team_locale, Msg('Open in the console'))}]({link})")
-        alert = Alert(merchant_id, channel, company, since, repeated, link, "\n".join(lines))
+            lines.append(f"[{t(team, Msg('Open in the console'))}]({link})")
+        alert = Alert(merchant_id, channel, company, since, repeated, link, "\n".join(lines),
+                      flow, step)
         for listener in self._listeners:
             try:
                 outcome = listener(alert)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import Database
@@ -20,7 +20,9 @@ from bot.store.models import (
     Turn,
 )
 
-LIST_LIMIT = 2000  # the overview reads this many most recently active merchants
+PAGE_SIZE = 50  # merchants on one page of the overview
+EXPORT_BATCH = 500  # merchants read at once by the CSV export
+MENU = "menu"
 
 
 @dataclass
@@ -34,27 +36,97 @@ class MerchantRecords:
     handed_over: bool = False
 
 
-async def merchants(db: Database, limit: int = LIST_LIMIT) -> list[MerchantRecords]:
-    """Merchants, latest activity first, with documents, certifications and handoffs."""
+@dataclass(frozen=True)
+class Filter:
+    """Which merchants the overview lists: ``text`` in the company name or the legal
+    representative's name (case-insensitive; a substring, Chinese too), and ``idle_since``:
+    at a question of a flow and no activity since then."""
+
+    text: str = ""
+    idle_since: datetime | None = None
+
+
+@dataclass
+class Listing:
+    rows: list[MerchantRecords]
+    total: int  # merchants matching, over all pages
+    waiting: int  # of those, waiting for a person
+
+
+def _answer(key: str):
+    return Merchant.state[("answers", key)].as_string()
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(where: Filter) -> list[ColumnElement[bool]]:
+    """The filter in SQL, over every merchant (SQLite's JSON_EXTRACT, PostgreSQL's ``#>>``).
+    ILIKE is PostgreSQL's; SQLite compares lower() of both sides (ASCII letters fold; Chinese
+    has no case)."""
+    found: list[ColumnElement[bool]] = []
+    text = where.text.strip()
+    if text:
+        pattern = _like(text)
+        found.append(or_(_answer("company_name").ilike(pattern, escape="\\"),
+                         _answer("legal_rep_name").ilike(pattern, escape="\\")))
+    if where.idle_since is not None:
+        flow = Merchant.state["flow"].as_string()
+        found += [Merchant.updated_at <= where.idle_since, flow.is_not(None), flow != MENU,
+                  Merchant.state["step"].as_string().is_not(None)]
+    return found
+
+
+async def merchants(db: Database, where: Filter = Filter(), *, offset: int = 0,
+                    limit: int = PAGE_SIZE) -> Listing:
+    """One page of the merchants ``where`` matches, latest activity first, with documents,
+    certifications and handoffs; how many match in all and how many of those wait."""
+    conditions = _conditions(where)
     async with db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(Merchant)
+                                     .where(*conditions)) or 0
+        matching = select(Merchant.id).where(*conditions)
+        waiting = await session.scalar(
+            select(func.count(func.distinct(Handoff.merchant_id)))
+            .where(Handoff.closed_at.is_(None), Handoff.merchant_id.in_(matching))) or 0
         rows = list(await session.scalars(
-            select(Merchant).order_by(Merchant.updated_at.desc()).limit(limit)))
+            select(Merchant).where(*conditions)
+            .order_by(Merchant.updated_at.desc(), Merchant.id.desc())
+            .offset(offset).limit(limit)))
         found = {m.id: MerchantRecords(m) for m in rows}
         ids = list(found)
-        if not ids:
-            return []
-        for doc in await session.scalars(
-                select(Document).where(Document.merchant_id.in_(ids)).order_by(Document.id)):
-            found[doc.merchant_id].documents.append(doc)
-        for cert in await session.scalars(
-                select(Certification).where(Certification.merchant_id.in_(ids))):
-            found[cert.merchant_id].certifications.append(cert)
-        for handoff in await session.scalars(select(Handoff).where(
-                Handoff.merchant_id.in_(ids), Handoff.closed_at.is_(None))):
-            records = found[handoff.merchant_id]
-            records.handed_over = True
-            records.waiting_since = handoff.waiting_since
-    return list(found.values())
+        if ids:
+            await _attach(session, found, ids)
+    return Listing(list(found.values()), total, waiting)
+
+
+async def _attach(session: AsyncSession, found: dict[int, MerchantRecords],
+                  ids: list[int]) -> None:
+    for doc in await session.scalars(
+            select(Document).where(Document.merchant_id.in_(ids)).order_by(Document.id)):
+        found[doc.merchant_id].documents.append(doc)
+    for cert in await session.scalars(
+            select(Certification).where(Certification.merchant_id.in_(ids))):
+        found[cert.merchant_id].certifications.append(cert)
+    for handoff in await session.scalars(select(Handoff).where(
+            Handoff.merchant_id.in_(ids), Handoff.closed_at.is_(None))):
+        records = found[handoff.merchant_id]
+        records.handed_over = True
+        records.waiting_since = handoff.waiting_since
+
+
+async def every_merchant(db: Database, batch: int = EXPORT_BATCH):
+    """All merchants, latest activity first, a batch at a time (the export)."""
+    offset = 0
+    while True:
+        page = await merchants(db, offset=offset, limit=batch)
+        for records in page.rows:
+            yield records
+        if len(page.rows) < batch:
+            return
+        offset += batch
 
 
 async def merchant(db: Database, merchant_id: int) -> MerchantRecords | None:

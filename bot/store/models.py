@@ -249,3 +249,17 @@ class Blob(Base):
     size: Mapped[int]
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]  # naive UTC; retention keeps young unreferenced blobs
+
+
+class LoginFailure(Base):
+    """Failed console sign-ins of one user name or one address (``kind``: user | address),
+    shared by every console worker, so that guessing is slowed the same on each."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_last", "last_at"),)
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    count: Mapped[int]
+    locked_until: Mapped[datetime | None]
+    last_at: Mapped[datetime]

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import BodyPartReader, web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -30,6 +30,7 @@ from bot.content import DIALOGS
 from bot.engine.files import FileRule, check_file, describe_accept, human_size
 from bot.engine.messages import Invalid, Msg
 from bot.engine.model import FileSpec, Upload
+from bot.i18n import SUPPORTED
 from bot.service import Result, Service
 from bot.web import tokens
 from bot.web.peek import applied, expectation
@@ -92,6 +93,17 @@ class UploadPage:
         token = tokens.issue(self._secret, channel, user_key, step, self.clock(), self.ttl)
         return f"{self.base_url}{self.path}/{quote(token, safe='.')}"
 
+    def mini_app_url(self, step: str, locale: str) -> str | None:
+        """What a Telegram ``web_app`` button opens for the files question ``step``: the Mini
+        App, which asks for a one-time link itself once Telegram vouched for the user. None
+        without the bot token or without https (Telegram refuses web_app buttons on http)."""
+        if not self.telegram_token or not self.base_url.startswith("https://"):
+            return None
+        if self.spec(step) is None:
+            return None
+        query = urlencode({"step": step, "lang": locale})
+        return f"{self.base_url}{self.path}/app?{query}"
+
     @property
     def ttl_minutes(self) -> int:
         return max(1, self.ttl // 60)
@@ -108,11 +120,16 @@ class UploadPage:
             add_routes(app)
 
     def launcher(self, request: web.Request) -> web.Response:
-        """The Mini App's first page: its script trades Telegram's launch data for a link."""
-        return self._render(self.service.default_locale, status=200, launcher=True, ok=True,
-                            open_url=request.path.rstrip("/") + "/open",
-                            outcome=[self._translate(self.service.default_locale)(
-                                Msg("Opening the upload page…"))])
+        """The Mini App's first page: its script trades Telegram's launch data for a link.
+        The button's URL names the question (``step``) and the merchant's language
+        (``lang``), so the page speaks it before it knows who opened it."""
+        wanted = request.query.get("lang", "")
+        locale = wanted if wanted in SUPPORTED else self.service.default_locale
+        step = request.query.get("step", "")
+        query = {"step": step} if step and self.spec(step) is not None else {}
+        open_url = request.path.rstrip("/") + "/open?" + urlencode({**query, "lang": locale})
+        return self._render(locale, status=200, launcher=True, ok=True, open_url=open_url,
+                            outcome=[self._translate(locale)(Msg("Opening the upload page…"))])
 
     async def close(self) -> None:
         """Wait (bounded) for replies still being delivered into the chats."""
@@ -294,7 +311,8 @@ class UploadPage:
             "Content-Security-Policy": (
                 f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
                 "connect-src 'self'; form-action 'self'; base-uri 'none'; "
-                "frame-ancestors 'none'"),
+                # Telegram Web shows a Mini App in a frame of its own page; nobody else may
+                "frame-ancestors https://web.telegram.org"),
             "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",

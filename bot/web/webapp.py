@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.engine.messages import Msg
+from bot.i18n import SUPPORTED
 from bot.web.peek import expectation
 from bot.web.upload import UploadPage
 
@@ -74,7 +75,8 @@ class MiniApp:
 
     @property
     def url(self) -> str:
-        """What the ``web_app`` button opens."""
+        """The Mini App's page (the ``web_app`` button adds the question and the language:
+        ``UploadPage.mini_app_url``)."""
         return f"{self.uploads.base_url}{self.uploads.path}/app"
 
     def add_routes(self, app: web.Application) -> None:
@@ -87,17 +89,26 @@ class MiniApp:
 
     async def open(self, request: web.Request) -> web.Response:
         form = await request.post()
+        service = self.uploads.service
+        t = service.guide.render.text
         try:
             user = verify_init_data(str(form.get("init_data") or ""), self._token, self.clock())
-        except BadInitData:
-            return web.json_response({"error": "invalid"}, status=403)
+        except BadInitData:  # told in the language the button asked for: no user to ask
+            wanted = request.query.get("lang", "")
+            locale = wanted if wanted in SUPPORTED else service.default_locale
+            text = t(locale, Msg("Please open this page with the button in the Telegram chat."))
+            return web.json_response({"error": "invalid", "text": text}, status=403)
         user_key = str(user["id"])
-        locale, expects = await expectation(self.uploads.service, CHANNEL, user_key)
+        locale, expects = await expectation(service, CHANNEL, user_key)
         if expects.kind != "files" or not expects.step or self.uploads.spec(
                 expects.step) is None:
-            text = self.uploads.service.guide.render.text(locale, Msg(
-                "The current question in the chat does not take files. Go back to the chat "
-                "to continue."))
+            text = t(locale, Msg("The current question in the chat does not take files. Go "
+                                 "back to the chat to continue."))
             return web.json_response({"error": "no_files", "text": text}, status=409)
+        asked = request.query.get("step")  # the question whose button opened the Mini App
+        if asked and asked != expects.step:
+            text = t(locale, Msg("This link belongs to a question that is already answered; "
+                                 "the chat shows the current one."))
+            return web.json_response({"error": "answered", "text": text}, status=409)
         link = self.uploads.make_upload_link(CHANNEL, user_key, expects.step)
         return web.json_response({"link": link}, headers={"Cache-Control": "no-store"})

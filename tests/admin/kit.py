@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.content import load_guide
+from bot.engine.machine import Guide
 from bot.engine.model import Choose, Event, Hello, Reply, Text, Upload
 from bot.handoff import Alert, Handoffs, install, reply_json
 from bot.service import Result, Service
@@ -21,7 +22,6 @@ from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.store.models import Merchant
 from bot.web.admin.app import Console
-from bot.web.admin.auth import LoginThrottle
 from bot.web.admin.passwords import hash_password
 
 TINY = Path(__file__).parent.parent / "channels" / "tiny"
@@ -63,7 +63,6 @@ class Site:
     clock: Clock
     sender: Recorder
     alerts: list[Alert] = field(default_factory=list)
-    monotonic: list[float] = field(default_factory=lambda: [1000.0])
 
     async def talk(self, user: str, event: Event | str, channel: str = "telegram") -> Result:
         """The merchant sends ``event``; the turn is recorded in the transcript."""
@@ -108,22 +107,23 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
-async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False) -> Site:
+async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False,
+                    guide: Guide | None = None, timezone: str | None = None) -> Site:
+    """The console over the tiny guide, or over ``guide`` (the real one: its review status)."""
     db = Database(database_url)
     await db.migrate()
     clock = Clock()
-    service = Service(load_guide(TINY / "dialogs", TINY / "locales"), db,
-                      FileStore(tmp_path / "files"), default_locale="en", clock=clock)
+    guide = guide or load_guide(TINY / "dialogs", TINY / "locales")
+    service = Service(guide, db, FileStore(tmp_path / "files"), default_locale="en",
+                      clock=clock)
     sender = Recorder()
     desk = install(service, hours="Mon-Fri 09:00-18:00", realert_after=timedelta(minutes=15),
                    senders={"telegram": sender}, console_url="http://console.test",
                    team_locale="en")
-    monotonic = [1000.0]
-    console = Console(service, desk, secure_cookie=secure,
-                      throttle=LoginThrottle(clock=lambda: monotonic[0]))
+    console = Console(service, desk, secure_cookie=secure, timezone=timezone)
     client = TestClient(TestServer(console.make_app()))
     await client.start_server()
-    site = Site(service, desk, console, client, clock, sender, monotonic=monotonic)
+    site = Site(service, desk, console, client, clock, sender)
     desk.add_listener(site.alerts.append)
     now = clock()
     await staff.add_user(db, "olga", "operator", hash_password(PASSWORD), now)

@@ -20,6 +20,11 @@ async def test_asking_for_a_person_is_answered_with_the_team_hours(site, words):
     assert [a.company for a in site.alerts] == ["Ningbo Coast Trading Co., Ltd."]
     assert site.alerts[0].link.endswith(f"/admin/merchants/{(await site.merchant('m1')).id}")
     assert "**A merchant asks for a person**" in site.alerts[0].markdown
+    # where the merchant is, by name, and the wait in the team's time with its zone
+    assert "At: Test form › Company kind" in site.alerts[0].markdown
+    assert (site.alerts[0].flow, site.alerts[0].step) == ("Test form", "Company kind")
+    assert "waiting since 2026-11-02 16:00 (Asia/Shanghai, UTC+08:00)" in site.alerts[0].markdown
+    assert "UTC)" not in site.alerts[0].markdown.replace("UTC+08:00)", "")
 
 
 async def test_while_handed_over_messages_wait_for_the_operator(site):
@@ -39,6 +44,7 @@ async def test_while_handed_over_messages_wait_for_the_operator(site):
     html = await (await site.client.get("/admin/inbox")).text()
     assert "Ningbo Coast Trading Co., Ltd." in html
     assert "📎 license.png" in html  # the merchant's last message
+    assert "Test form › Company kind" in html  # where they are, by name
     listing = await (await site.client.get("/admin/")).text()
     assert "Waiting for a person" in listing
 

@@ -3,6 +3,8 @@ the audit log."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.admin.kit import PASSWORD, close_site, csrf, open_site
@@ -77,11 +79,11 @@ async def test_failed_sign_ins_are_slowed_per_user(site):
     await site.login("olga", "wrong password", expect=401)  # the 4th locks for a second
     # even the right password is refused while locked, without being checked
     await site.login("olga", PASSWORD, expect=429)
-    site.monotonic[0] += 1.1
+    site.clock.advance(seconds=1.1)
     await site.login("olga", "wrong again", expect=401)  # the 5th: two seconds
-    site.monotonic[0] += 1.1
+    site.clock.advance(seconds=1.1)
     await site.login("olga", PASSWORD, expect=429)
-    site.monotonic[0] += 1.0
+    site.clock.advance(seconds=1.0)
     await site.login("olga", PASSWORD)
     # another user from the same address was never slowed by olga's failures alone
     site.client.session.cookie_jar.clear()
@@ -94,7 +96,7 @@ async def test_failed_sign_ins_are_slowed_per_address(site):
     await site.login("guess10", "x", expect=401)
     # the address is locked now: a real user from it waits too
     await site.login("adam", PASSWORD, expect=429)
-    site.monotonic[0] += 2
+    site.clock.advance(seconds=2)
     await site.login("adam")
 
 
@@ -192,3 +194,32 @@ async def test_admins_manage_users_in_the_browser_operators_cannot(site):
     site.client.session.cookie_jar.clear()
     await site.login("lin", PASSWORD + "!")
     await site.login("olga", expect=401)  # removed
+
+
+async def test_two_console_workers_on_one_database_slow_the_same_guesser(tmp_path,
+                                                                         database_url):
+    from tests.admin.kit import close_site, open_site
+
+    one = await open_site(tmp_path / "one", database_url)
+    two = await open_site(tmp_path / "two", database_url)  # its own service and engine
+    try:
+        # failures on both workers, some at the same moment, add up for the user
+        await one.login("olga", "wrong", expect=401)
+        await asyncio.gather(one.login("olga", "wrong", expect=401),
+                             two.login("olga", "wrong", expect=401))
+        await two.login("olga", "wrong", expect=401)  # the 4th locks olga for a second
+        await one.login("olga", PASSWORD, expect=429)  # on the other worker too
+        await two.login("olga", PASSWORD, expect=429)
+        for site in (one, two):
+            site.clock.advance(seconds=1.1)
+        await one.login("olga")
+        # and for the address (olga's four failures count there too): ten in all are free,
+        # the eleventh, on either worker, locks the address on both
+        for n in range(6):
+            await (one, two)[n % 2].login(f"guess{n}", "x", expect=401)
+        await two.login("guess6", "x", expect=401)
+        await one.login("adam", PASSWORD, expect=429)
+        await two.login("adam", PASSWORD, expect=429)
+    finally:
+        await close_site(two)
+        await close_site(one)

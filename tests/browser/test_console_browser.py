@@ -76,6 +76,9 @@ async def test_console_on_a_phone(site, page, tmp_path):
     assert page.url.endswith("/admin/")
     assert await page.locator("tr.merchant").count() == 2
     assert await fits(page)
+    # times in the team's zone, named: 08:00 UTC is 16:00 in Shanghai
+    assert "16:00" in await page.locator("tr.merchant").first.inner_text()
+    assert "Asia/Shanghai" in await page.locator("#zone").inner_text()
     await shot(page, tmp_path, "merchants")
 
     # find a merchant

@@ -108,14 +108,21 @@ def button_data(message: dict, choice_id: str) -> str:
     """The callback data of the button for ``choice_id`` on a message the bot sent."""
     for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
         for button in row:
-            if button["callback_data"].startswith(f"c|{choice_id}|"):
+            if button.get("callback_data", "").startswith(f"c|{choice_id}|"):
                 return button["callback_data"]
     raise AssertionError(f"no button {choice_id!r} on {message.get('text', '')[:80]!r}")
 
 
 def button_ids(message: dict) -> list[str]:
     rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [b["callback_data"].split("|")[1] for row in rows for b in row]
+    return [b["callback_data"].split("|")[1] for row in rows for b in row
+            if "callback_data" in b]
+
+
+def web_app_buttons(message: dict) -> list[dict]:
+    """The buttons of a message that open a Mini App: ``{"text": ..., "web_app": {"url"}}``."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [b for row in rows for b in row if "web_app" in b]
 
 
 # --- unit tests: a recording session -----------------------------------------------------------

@@ -64,7 +64,7 @@ class Rig:
     async def press(self, message, choice_id: str, language: str | None = "en",
                     user: int = UID) -> list:
         data = next(b.callback_data for row in message.reply_markup.inline_keyboard
-                    for b in row if b.callback_data.startswith(f"c|{choice_id}|"))
+                    for b in row if (b.callback_data or "").startswith(f"c|{choice_id}|"))
         as_json = {"message_id": 1, "text": message.text}
         update = self.updates.click(user, as_json, data, language)
         update["callback_query"]["message"]["message_id"] = self.message_id(message)

@@ -281,6 +281,8 @@ async def test_english_merchant_refused_three_times_alerts_staff(world):
         assert "JPG" in reply and "PNG" in reply, reply  # what is accepted, in English
     await wait_for(lambda: any("Ningbo Coast Trading" in text and "3" in text
                                for _, text in fake.robot), bot)
+    # the step by its name in the team's language, not by its id
+    assert any("「基本认证 › " in text and "basic.license" not in text for _, text in fake.robot)
     await wait_for(lambda: bot.rows("select kind, status from staff_alerts") == [
         ("refused", "sent")], bot)  # marked once the robot's answer is in
     # each merchant message got one or two messages back, never more

@@ -37,6 +37,8 @@ async def test_a_telegram_handoff_and_its_realert_reach_the_staff_group(tmp_path
             assert "服务时间" in result.replies[0].text
             (asked,) = await robot_texts(fake, 1)
             assert "有商家申请转人工" in asked and "（telegram）" in asked
+            assert "当前位置：主菜单" in asked  # asked at the main menu
+            assert "Asia/Shanghai" in asked  # the wait in the team's time, zone named
             await asyncio.sleep(0.01)  # the wait is older than the (zero) re-alert time
             assert await installed(service).check_waiting() == 1
             texts = await robot_texts(fake, 2)

@@ -29,6 +29,7 @@ from aiogram.types import (
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    WebAppInfo,
 )
 from aiohttp import ClientError, ClientResponseError
 
@@ -99,8 +100,10 @@ class AiogramTransport:
             return await self.fast.send_text(chat_id, text, buttons)
         markup = None
         if buttons:
-            markup = InlineKeyboardMarkup(inline_keyboard=[
-                [InlineKeyboardButton(text=b.label, callback_data=b.data)] for b in buttons])
+            markup = InlineKeyboardMarkup(inline_keyboard=[[
+                InlineKeyboardButton(text=b.label, web_app=WebAppInfo(url=b.web_app))
+                if b.web_app else InlineKeyboardButton(text=b.label, callback_data=b.data)]
+                for b in buttons])
         message = await self.bot.send_message(chat_id, text, reply_markup=markup,
                                               parse_mode=None)
         return message.message_id

@@ -18,7 +18,7 @@ import aiohttp
 
 from bot.channels.telegram.core import FileTooBig
 from bot.channels.telegram.polling import ALLOWED_UPDATES, PollErrors
-from bot.channels.telegram.render import Button
+from bot.channels.telegram.render import Button, inline_button
 from bot.channels.telegram.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,7 @@ class BotAPI:
     async def send_text(self, chat_id: int, text: str, buttons: Sequence[Button]) -> int:
         params: dict[str, Any] = {"chat_id": chat_id, "text": text}
         if buttons:
-            params["reply_markup"] = {"inline_keyboard": [
-                [{"text": b.label, "callback_data": b.data}] for b in buttons]}
+            params["reply_markup"] = {"inline_keyboard": [[inline_button(b)] for b in buttons]}
         message = await self.call("sendMessage", **params)
         return message["message_id"]
 

@@ -57,6 +57,8 @@ TOO_BIG_LINK = Msg("This file is {size}, too large for Telegram: bots can downlo
                    "to {limit}. Please upload it in the browser with this one-time link (valid "
                    "for {minutes} minutes):\n{link}")
 
+OPEN_UPLOAD_PAGE = Msg("📎 Open the upload page")
+
 
 class FileTooBig(Exception):
     def __init__(self, size: int | None) -> None:
@@ -314,7 +316,9 @@ class TelegramChannel:
         if track and chat.keyboard is not None:
             await self._strip(chat_id, chat.keyboard)
         step = result.expects.step
-        for reply in replies:
+        app = self._mini_app(result)  # under the question's own message
+        question = max((i for i, r in enumerate(replies) if r.text.strip()), default=-1)
+        for number, reply in enumerate(replies):
             if reply.document:
                 await self.transport.send_document(chat_id, reply.document.path,
                                                    reply.document.name)
@@ -325,9 +329,22 @@ class TelegramChannel:
                 last = index == len(parts) - 1
                 buttons = [Button(c.label, self.codec.encode(c.id, step))
                            for c in reply.choices] if last else []
+                if app and last and number == question:
+                    buttons.append(app)
                 message_id = await self.transport.send_text(chat_id, part, buttons)
                 if buttons and track:
                     chat.keyboard = message_id
+
+    def _mini_app(self, result: Result) -> Button | None:
+        """A files question, with the upload page served over https: a button opening it as a
+        Telegram Mini App for this question (none on http: Telegram refuses such buttons)."""
+        expects = result.expects
+        if self.uploads is None or expects.kind != "files" or not expects.step:
+            return None
+        url = self.uploads.mini_app_url(expects.step, result.locale)
+        if url is None:
+            return None
+        return Button(self.t(result.locale, OPEN_UPLOAD_PAGE), web_app=url)
 
     async def _strip(self, chat_id: int, message_id: int) -> None:
         chat = self._chat(chat_id)

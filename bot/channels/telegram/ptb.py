@@ -26,6 +26,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
+    WebAppInfo,
 )
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -63,8 +64,9 @@ class PTBTransport:
     async def send_text(self, chat_id: int, text: str, buttons: Sequence[Button]) -> int:
         markup = None
         if buttons:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons])
+            markup = InlineKeyboardMarkup([[
+                InlineKeyboardButton(b.label, web_app=WebAppInfo(b.web_app)) if b.web_app
+                else InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons])
         message = await self._call("sendMessage", lambda: self.bot.send_message(
             chat_id, text, reply_markup=markup))
         return message.message_id

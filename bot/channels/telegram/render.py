@@ -36,7 +36,15 @@ COMMAND_HELP: dict[str, Msg] = {
 @dataclass(frozen=True)
 class Button:
     label: str
-    data: str  # callback_data, at most 64 bytes
+    data: str = ""  # callback_data, at most 64 bytes
+    web_app: str | None = None  # set: the button opens this https page as a Mini App
+
+
+def inline_button(button: Button) -> dict[str, object]:
+    """The Bot API's InlineKeyboardButton for ``button``."""
+    if button.web_app:
+        return {"text": button.label, "web_app": {"url": button.web_app}}
+    return {"text": button.label, "callback_data": button.data}
 
 
 def utf16_len(text: str) -> int:

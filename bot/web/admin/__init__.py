@@ -23,7 +23,7 @@ def build_console(service: Service, settings: Settings) -> Console:
     if desk is None:
         raise RuntimeError("the console needs the handoff plugin installed (bot.app)")
     secure = bool(settings.bot_public_url and settings.bot_public_url.startswith("https://"))
-    return Console(service, desk, secure_cookie=secure,
+    return Console(service, desk, secure_cookie=secure, timezone=settings.bot_timezone,
                    session_hours=settings.bot_admin_session_hours)
 
 

@@ -23,6 +23,7 @@ from bot.handoff import Handoffs
 from bot.i18n import SUPPORTED, Translator, negotiate
 from bot.service import Service
 from bot.store import staff
+from bot.teamtime import TeamTime
 from bot.web.admin import auth
 from bot.web.admin.passwords import dummy_hash, verify_password
 
@@ -39,9 +40,11 @@ USERNAME = web.RequestKey("username", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def admin_envs(translator: Translator, directory: Path = TEMPLATES) -> dict[str, Environment]:
+def admin_envs(translator: Translator, clock: TeamTime,
+               directory: Path = TEMPLATES) -> dict[str, Environment]:
     """The console's Jinja2 environment, one per locale, its gettext bound to that catalog
-    (as ``bot.content.template_env`` does for the guide's templates). HTML: autoescape on."""
+    (as ``bot.content.template_env`` does for the guide's templates). HTML: autoescape on.
+    ``when`` shows a stored moment in the team's timezone (``clock``)."""
     envs = {}
     for locale in SUPPORTED:
         env = Environment(loader=FileSystemLoader(directory), autoescape=True, trim_blocks=True,
@@ -49,7 +52,7 @@ def admin_envs(translator: Translator, directory: Path = TEMPLATES) -> dict[str,
                           extensions=["jinja2.ext.i18n"])
         env.policies["ext.i18n.trimmed"] = True
         env.install_gettext_translations(translator.translations(locale), newstyle=True)
-        env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+        env.filters["when"] = clock.show
         envs[locale] = env
     return envs
 
@@ -57,15 +60,16 @@ def admin_envs(translator: Translator, directory: Path = TEMPLATES) -> dict[str,
 class Console:
     def __init__(self, service: Service, handoffs: Handoffs, *, secure_cookie: bool = False,
                  session_hours: int = 12, throttle: auth.LoginThrottle | None = None,
-                 translator: Translator | None = None) -> None:
+                 translator: Translator | None = None, timezone: str | None = None) -> None:
         self.service = service
         self.db = service.db
         self.handoffs = handoffs
         self.secure_cookie = secure_cookie
         self.session_ttl = timedelta(hours=session_hours)
-        self.throttle = throttle or auth.LoginThrottle()
+        self.throttle = throttle or auth.LoginThrottle(service.db, service.clock)
         self.translator = translator or Translator.load(LOCALES)
-        self.envs = admin_envs(self.translator)
+        self.clock = TeamTime(timezone or service.timezone)  # BOT_TIMEZONE: the team's
+        self.envs = admin_envs(self.translator, self.clock)
 
     def make_app(self) -> web.Application:
         from bot.web.admin import pages, users
@@ -137,7 +141,7 @@ class Console:
         address = self.address(request)
         request[USERNAME] = name
         t = self.t(request)
-        wait = self.throttle.wait(name, address)
+        wait = await self.throttle.wait(name, address)
         if wait > 0:
             return await self.login_form(request, status=429, error=t(Msg(
                 "Too many failed sign-ins. Try again in {seconds} seconds.",
@@ -149,11 +153,11 @@ class Console:
         ok = ok and found is not None
         now = self.service.clock()
         if not ok:
-            self.throttle.failed(name, address)
+            await self.throttle.failed(name, address)
             await staff.audit(self.db, name or "?", "login_failed", now, address=address)
             return await self.login_form(request, status=401, error=t(Msg(
                 "The user name or the password is wrong.")))
-        self.throttle.succeeded(name)
+        await self.throttle.succeeded(name)
         user = found[0]
         token = auth.new_token()
         await staff.open_session(self.db, user, token, auth.new_token(), now,
@@ -192,7 +196,8 @@ class Console:
         locale = request[LOCALE]
         values = {"user": request.get(USER), "csrf": request.get(CSRF, ""),
                   "lang": "zh-CN" if locale == "zh_CN" else "en", "locale": locale,
-                  "nonce": nonce, "path": request.path, "query": request.query_string}
+                  "nonce": nonce, "path": request.path, "query": request.query_string,
+                  "zone": self.clock.offset(), "zone_label": self.clock.label()}
         values.update(context)
         html = self.envs[locale].get_template(template).render(**values)
         response = web.Response(text=html, status=status, content_type="text/html",

@@ -2,67 +2,59 @@
 
 Failed sign-ins are slowed per user name and per address: after a few free tries each further
 failure locks that key for twice as long as the last (up to 15 minutes); a locked key is refused
-without checking the password, so guessing cannot go faster than the lock allows. The counters
-live in the process (a restart forgives); several workers each keep their own.
+without checking the password, so guessing cannot go faster than the lock allows. The counts
+live in the database (``bot.store.logins``), so every console worker slows the same guesser;
+15 minutes without a failure forgive a key.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.store import logins
+from bot.store.db import Database
 
 COOKIE = "bot_admin"
 LOGIN_CSRF_COOKIE = "bot_admin_login"
 MAX_LOCK = 900.0
-MAX_KEYS = 10_000
-
-
-@dataclass
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-    last: float = 0.0
+FORGIVE = timedelta(seconds=MAX_LOCK)
 
 
 class LoginThrottle:
-    def __init__(self, *, free_user: int = 3, free_address: int = 10,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime], *, free_user: int = 3,
+                 free_address: int = 10) -> None:
+        self.db = db
         self.free = {"user": free_user, "address": free_address}
-        self.clock = clock
-        self._failures: dict[tuple[str, str], _Failures] = {}
+        self.clock = clock  # naive UTC, the service's clock
 
-    def wait(self, user: str, address: str) -> float:
+    @staticmethod
+    def _keys(user: str, address: str) -> list[tuple[str, str]]:
+        return [("user", user.casefold()), ("address", address)]
+
+    async def wait(self, user: str, address: str) -> float:
         """Seconds before either key may try again (0: now)."""
         now = self.clock()
-        waits = [f.locked_until - now for f in self._get(user, address) if f is not None]
-        return max([0.0, *waits])
+        locks = await logins.locked_until(self.db, self._keys(user, address))
+        return max([0.0, *((until - now).total_seconds() for until in locks)])
 
-    def failed(self, user: str, address: str) -> None:
+    async def failed(self, user: str, address: str) -> None:
         now = self.clock()
-        if len(self._failures) > MAX_KEYS:
-            self._forget_old(now)
-        for kind, value in (("user", user.casefold()), ("address", address)):
-            entry = self._failures.setdefault((kind, value), _Failures())
-            entry.count += 1
-            entry.last = now
-            over = entry.count - self.free[kind]
-            if over > 0:
-                entry.locked_until = now + min(MAX_LOCK, 2.0 ** (over - 1))
+        await logins.forget_before(self.db, now - FORGIVE)
+        for kind, key in self._keys(user, address):
+            def lock(count: int, kind: str = kind) -> datetime | None:
+                over = count - self.free[kind]
+                if over <= 0:
+                    return None
+                return now + timedelta(seconds=min(MAX_LOCK, 2.0 ** (over - 1)))
 
-    def succeeded(self, user: str) -> None:
-        self._failures.pop(("user", user.casefold()), None)
+            await logins.count_failure(self.db, kind, key, now, forgive_after=FORGIVE,
+                                       lock=lock)
 
-    def _get(self, user: str, address: str) -> list[_Failures | None]:
-        return [self._failures.get(("user", user.casefold())),
-                self._failures.get(("address", address))]
-
-    def _forget_old(self, now: float) -> None:
-        for key, entry in list(self._failures.items()):
-            if entry.last < now - MAX_LOCK:
-                del self._failures[key]
+    async def succeeded(self, user: str) -> None:
+        await logins.forget(self.db, "user", user.casefold())
 
 
 def new_token() -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
+from urllib.parse import urlencode
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from bot.channels.base import DeliveryError
 from bot.engine.messages import Msg
+from bot import places
 from bot.handoff import NoChannel
 from bot.store import console as store
 from bot.store import handoffs, staff
@@ -46,21 +48,32 @@ class Pages:
         self.service = console.service
         self.guide = console.service.guide
 
-    async def _rows(self, locale: str) -> list[views.MerchantRow]:
-        unseal = self.service.unseal
-        return [views.merchant_row(self.guide, r, views.state_of(r, unseal, locale))
-                for r in await store.merchants(self.c.db)]
+    def _row(self, records: store.MerchantRecords, locale: str) -> views.MerchantRow:
+        return views.merchant_row(self.guide, records,
+                                  views.state_of(records, self.service.unseal, locale))
 
     # -- merchants ----------------------------------------------------------------------------
     async def merchants(self, request: web.Request) -> web.Response:
+        """One page of the merchants; the search and the stuck filter run in the database,
+        over all of them."""
         query = request.query.get("q", "")[:100]
         days = _int(request.query.get("stuck"))
-        now = self.service.clock()
-        rows = [r for r in await self._rows(request[LOCALE]) if views.matches(r, query)
-                and (days is None or views.stuck(r, days, now))]
-        return self.c.render(request, "merchants.html.j2", rows=rows, q=query,
-                             stuck=days if days is not None else "",
-                             waiting=sum(r.waiting for r in rows))
+        page = max(1, _int(request.query.get("page")) or 1)
+        idle = self.service.clock() - timedelta(days=days) if days is not None else None
+        size = store.PAGE_SIZE
+        listing = await store.merchants(self.c.db, store.Filter(query, idle),
+                                        offset=(page - 1) * size, limit=size)
+        pages = max(1, -(-listing.total // size))
+        kept = {k: v for k, v in (("q", query), ("stuck", "" if days is None else str(days)))
+                if v}
+        link = lambda n: "/admin/?" + urlencode({**kept, "page": n})  # noqa: E731
+        return self.c.render(
+            request, "merchants.html.j2",
+            rows=[self._row(r, request[LOCALE]) for r in listing.rows], q=query,
+            stuck=days if days is not None else "", total=listing.total,
+            waiting=listing.waiting, page=page, pages=pages,
+            previous=link(page - 1) if page > 1 else None,
+            following=link(page + 1) if page < pages else None)
 
     async def merchant(self, request: web.Request, *, error: str = "",
                        status: int = 200) -> web.Response:
@@ -74,9 +87,11 @@ class Pages:
         lines = views.transcript_lines(turns, lambda cid: self._choice_label(cid, locale))
         return self.c.render(
             request, "merchant.html.j2", status=status, m=row, lines=lines, error=error,
-            documents=records.documents, certifications=records.certifications,
+            documents=records.documents,
             milestones=records.milestones, reminders=records.reminders,
-            can_download=request[USER].is_admin)
+            can_download=request[USER].is_admin,
+            subject=lambda s: places.subject(self.guide, locale, s),
+            status_name=lambda s: places.review(self.guide, locale, "", s)[1] if s else "")
 
     def _choice_label(self, choice_id: str, locale: str) -> str:
         for flow in self.guide.flows.values():
@@ -131,7 +146,10 @@ class Pages:
                 [turn], lambda cid: self._choice_label(cid, request[LOCALE]))[0].texts[0] \
                 if turn else ""
             since = w.waiting_since
+            flow, step = places.place(self.guide, request[LOCALE], w.state.get("flow"),
+                                      w.state.get("step"))
             items.append({
+                "flow": flow, "step": step,
                 "id": w.merchant_id, "channel": w.channel,
                 "company": views.mask_numbers(str((w.state.get("answers") or {}).get(
                     "company_name") or "")) or f"#{w.merchant_id}",
@@ -141,7 +159,8 @@ class Pages:
 
     # -- funnel -------------------------------------------------------------------------------
     async def funnel(self, request: web.Request) -> web.Response:
-        today = self.service.clock().date()
+        clock = self.c.clock  # the period's days are the team's calendar days
+        today = clock.today(self.service.clock())
         until = _date(request.query.get("until")) or today
         since = _date(request.query.get("since")) or until - timedelta(days=29)
         flows = [f for f in self.guide.flows.values() if f.id != views.MENU]
@@ -151,8 +170,8 @@ class Pages:
         total, steps, chart = 0, [], None
         if flow_id in self.guide.flows:
             passages = await store.passages(
-                self.c.db, datetime.combine(since, time()),
-                datetime.combine(until + timedelta(days=1), time()), channel)
+                self.c.db, clock.day_start(since), clock.day_start(until + timedelta(days=1)),
+                channel)
             total, steps = views.funnel(self.guide, locale, flow_id, passages)
             chart = views.chart(steps)
         return self.c.render(
@@ -165,19 +184,20 @@ class Pages:
     # -- export -------------------------------------------------------------------------------
     async def export(self, request: web.Request) -> web.Response:
         t = self.c.t(request)
-        rows = await self._rows(request[LOCALE])
+        rows = [self._row(r, request[LOCALE]) async for r in store.every_merchant(self.c.db)]
         out = io.StringIO()
         out.write("\ufeff")  # a BOM: Excel then reads the file as UTF-8 (Chinese names)
         writer = csv.writer(out)
         writer.writerow([t(h) for h in (
             Msg("ID"), Msg("Company"), Msg("Legal representative"), Msg("Channel"),
             Msg("Language"), Msg("Process"), Msg("Question"), Msg("Progress"),
-            Msg("Last activity (UTC)"), Msg("Reviews"), Msg("Documents"),
+            Msg("Last activity ({zone})", zone=self.c.clock.label()), Msg("Reviews"),
+            Msg("Documents"),
             Msg("Waiting for a person"))])
         for r in rows:
             writer.writerow([r.id, r.company, r.contact, r.channel, r.language, r.flow, r.step,
-                             r.progress, r.last_activity.strftime("%Y-%m-%d %H:%M"),
-                             "; ".join(f"{k}: {s}" for k, s in r.reviews), r.documents,
+                             r.progress, self.c.clock.show(r.last_activity),
+                             "; ".join(map(str, r.reviews)), r.documents,
                              "1" if r.waiting else ""])
         user = request[USER]
         await staff.audit(self.c.db, user.name, "export", self.service.clock(),

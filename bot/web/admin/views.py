@@ -10,17 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.engine.machine import Guide
 from bot.engine.model import DocumentRef, State
 from bot.engine.validators import mask_id
+from bot.places import MENU, place, reason, review, step_title
 from bot.store.console import MerchantRecords, Passage
 
 # 18-digit (or old 15-digit) resident ID numbers and passport numbers (1-2 letters, 7-8 digits)
 _NUMBERS = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15}|[A-Za-z]{1,2}\d{7,8})(?![0-9A-Za-z])")
-MENU = "menu"
 
 
 def mask_numbers(text: str) -> str:
@@ -38,6 +38,25 @@ def state_of(records: MerchantRecords, unseal, locale: str) -> State:
                         for c in records.certifications})
 
 
+@dataclass(frozen=True)
+class Review:
+    """A certification's review as the operator reads it (``status``: the id, for styling)."""
+
+    name: str
+    shown: str
+    status: str
+    reason: str = ""  # a rejection's reason, by its label
+    updated_at: datetime | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name} · {self.shown}" + (f" ({self.reason})" if self.reason else "")
+
+
+def reviews(guide: Guide, locale: str, certifications) -> list[Review]:
+    return [Review(*review(guide, locale, c.kind, c.status), c.status,
+                   reason(guide, locale, c.reason), c.updated_at) for c in certifications]
+
+
 @dataclass
 class MerchantRow:
     id: int
@@ -50,7 +69,7 @@ class MerchantRow:
     progress: str
     done: float  # 0..1
     last_activity: datetime
-    reviews: list[tuple[str, str]]
+    reviews: list[Review]
     documents: int
     waiting: bool
     waiting_since: datetime | None
@@ -61,12 +80,11 @@ def merchant_row(guide: Guide, records: MerchantRecords, state: State) -> Mercha
     t = guide.render.text
     loc = state.locale
     flow = guide.flows.get(state.flow or "")
-    flow_name = t(loc, flow.title) if flow is not None and flow.id != MENU else ""
-    step_name, progress, done = "", "", 0.0
+    flow_name, step_name = place(guide, loc, state.flow, state.step)
+    progress, done = "", 0.0
     if flow is not None and flow.id != MENU and state.step in flow.steps:
         step = flow.steps[state.step]
         questions = flow.questions()
-        step_name = step_title(guide, loc, step)
         k = questions.index(step) + 1 if step in questions else len(questions)
         progress, done = f"{k}/{len(questions)}", k / max(1, len(questions))
     answers = []
@@ -84,30 +102,9 @@ def merchant_row(guide: Guide, records: MerchantRecords, state: State) -> Mercha
         contact=mask_numbers(str(state.answers.get("legal_rep_name") or "")),
         channel=m.channel, language=m.locale, flow=flow_name, step=step_name,
         progress=progress, done=done, last_activity=m.updated_at,
-        reviews=[(c.kind, c.status) for c in records.certifications],
+        reviews=reviews(guide, loc, records.certifications),
         documents=len(records.documents), waiting=records.handed_over,
         waiting_since=records.waiting_since, answers=answers)
-
-
-def step_title(guide: Guide, locale: str, step) -> str:
-    """A step's short name: its label, else the first line of its question, else its id."""
-    label = step.files.label if step.kind == "files" and step.files else step.label
-    if label:
-        return guide.render.text(locale, label)
-    if step.text:
-        first = guide.render.text(locale, step.text).strip().splitlines()[0]
-        return first if len(first) <= 60 else first[:59] + "…"
-    return step.id
-
-
-def matches(row: MerchantRow, query: str) -> bool:
-    query = query.strip().casefold()
-    return not query or any(query in v.casefold() for v in (row.company, row.contact))
-
-
-def stuck(row: MerchantRow, days: int, now: datetime) -> bool:
-    """At a question of a flow and no activity for ``days`` days."""
-    return bool(row.step) and row.last_activity <= now - timedelta(days=days)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from bot.engine.files import human_size
 from bot.engine.messages import Msg
 from bot.engine.model import Choice, Choose, Event, Hello, Reply, Text, Upload
 from bot.handoff import Alert, installed
+from bot.places import place
 from bot.service import Result, Service
 from bot.store.kf import ENDED as SESSION_ENDED
 from bot.store.kf import KfStore
@@ -216,10 +217,13 @@ class KfChannel:
         count = await self.store.refused(user, None if accepted else upload.step, self.now())
         if count == REFUSALS and self.robot is not None:
             company, _ = await self.store.merchant_name(CHANNEL, user)
-            await self.robot.alert("refused", self.t(self.service.default_locale, Msg(
+            team = self.service.default_locale
+            flow_id, _, step_id = (upload.step or "").partition(".")
+            named = " › ".join(n for n in place(self.service.guide, team, flow_id, step_id) if n)
+            await self.robot.alert("refused", self.t(team, Msg(
                 "Merchant {merchant}: a document was refused {count} times at step {step}. "
                 "Please help them.", merchant=company or user, count=count,
-                step=upload.step or "-")))
+                step=named or upload.step or "-")))
 
     # -- a person, please ------------------------------------------------------------------
     async def transfer(self, user_key: str) -> str:
