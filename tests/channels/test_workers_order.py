@@ -9,40 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 
 import pytest
 from dbkit import on_postgresql, read
-from fake_telegram import FakeBotAPI, button_data, picture
+from fake_telegram import FakeBotAPI
 from test_telegram_process import ID, PHONE, USCC
-from workers import LOST, SETTLE, Worker, logs, settle, texts, workers
+from workers import (
+    LOST,
+    SETTLE,
+    Worker,
+    click,
+    document,
+    logs,
+    one_by_one,
+    photo,
+    say,
+    settle,
+    texts,
+    workers,
+)
 
 pytestmark = pytest.mark.skipif(
     not on_postgresql(), reason="several workers share a PostgreSQL database "
     "(BOT_TEST_DATABASE_URL=postgresql+asyncpg://...)")
-
-LANGUAGE = "zh-hans"
-Step = Callable[[FakeBotAPI, int, dict | None], dict]  # (api, chat, last message) -> update
-
-
-def say(text: str) -> Step:
-    return lambda api, chat, last: api.updates.text(chat, text, LANGUAGE)
-
-
-def click(choice: str) -> Step:
-    return lambda api, chat, last: api.updates.click(chat, last, button_data(last, choice),
-                                                     LANGUAGE)
-
-
-def document(seed: int, name: str) -> Step:
-    return lambda api, chat, last: api.updates.document(
-        chat, picture(1200, 1600, "JPEG", seed=seed), name, LANGUAGE)
-
-
-def photo(seed: int) -> Step:
-    return lambda api, chat, last: api.updates.photo(
-        chat, picture(1000, 1400, "JPEG", seed=seed), 1000, 1400, LANGUAGE)
-
 
 # Basic certification from the menu to its summary: texts, buttons, a document and a photo.
 BASIC = [say("/start"), click("basic"), say("杭州星辰贸易有限公司"), document(1, "营业执照.jpg"),
@@ -56,18 +45,6 @@ async def api():
     await server.start()
     yield server
     await server.stop()
-
-
-async def one_by_one(api: FakeBotAPI, chat: int, worker: Worker, steps: list[Step]
-                     ) -> list[int]:
-    """The reference: every update through one worker, each once the last was handled; how
-    many messages the merchant had after each."""
-    counts = []
-    for step in steps:
-        last = api.to(chat)[-1] if api.to(chat) else None
-        assert await worker.post(step(api, chat, last)) == 200, worker.process.log()
-        counts.append(len(api.to(chat)))
-    return counts
 
 
 def shown(messages: list[dict]) -> list[str]:

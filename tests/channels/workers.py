@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
-from fake_telegram import WAIT, FakeBotAPI
+from fake_telegram import WAIT, FakeBotAPI, button_data, picture
 from test_telegram_process import SECRET, START_WAIT, BotProcess, free_port
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -94,3 +94,39 @@ async def settle(api: FakeBotAPI, chat: int, count: int) -> list[dict]:
 
 def texts(messages: list[dict]) -> list[str]:
     return [m.get("text") or "" for m in messages]
+
+
+# -- what a merchant sends, built from what the bot last sent --------------------------------
+LANGUAGE = "zh-hans"
+Step = Callable[[FakeBotAPI, int, dict | None], dict]  # (api, chat, last message) -> update
+
+
+def say(text: str) -> Step:
+    return lambda api, chat, last: api.updates.text(chat, text, LANGUAGE)
+
+
+def click(choice: str) -> Step:
+    return lambda api, chat, last: api.updates.click(chat, last, button_data(last, choice),
+                                                     LANGUAGE)
+
+
+def document(seed: int, name: str) -> Step:
+    return lambda api, chat, last: api.updates.document(
+        chat, picture(1200, 1600, "JPEG", seed=seed), name, LANGUAGE)
+
+
+def photo(seed: int) -> Step:
+    return lambda api, chat, last: api.updates.photo(
+        chat, picture(1000, 1400, "JPEG", seed=seed), 1000, 1400, LANGUAGE)
+
+
+async def one_by_one(api: FakeBotAPI, chat: int, worker: Worker, steps: list[Step]
+                     ) -> list[int]:
+    """The reference: every update through one worker, each once the last was handled; how
+    many messages the merchant had after each."""
+    counts = []
+    for step in steps:
+        last = api.to(chat)[-1] if api.to(chat) else None
+        assert await worker.post(step(api, chat, last)) == 200, worker.process.log()
+        counts.append(len(api.to(chat)))
+    return counts
