@@ -249,3 +249,43 @@ class Blob(Base):
     size: Mapped[int]
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]  # naive UTC; retention keeps young unreferenced blobs
+
+
+class SharedToken(Base):
+    """An API access token every worker uses (WeCom's gettoken is rate limited, and a token
+    fetched by one worker serves all of them until it expires)."""
+
+    __tablename__ = "shared_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. wecom:<corp>:<agent>
+    token: Mapped[str] = mapped_column(String(512))
+    expires_at: Mapped[float]  # epoch seconds
+
+
+class SendSlot(Base):
+    """One message sent to a member: the pacing windows (30 a minute, 1,000 an hour) count
+    these across workers; rows older than the longest window are deleted as they pass."""
+
+    __tablename__ = "send_slots"
+    __table_args__ = (Index("ix_send_slots_member", "member", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member: Mapped[str] = mapped_column(String(200))  # <app>:<member>
+    at: Mapped[float]  # epoch seconds
+
+
+class InboxItem(Base):
+    """A callback message kept from before its acknowledgement until it is applied: a member's
+    items are applied in id order whichever worker received them; an item whose claim ran out
+    (its worker died) is taken over by another. Deleted once applied."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "update_key"),
+                      Index("ix_inbox_member", "channel", "user_key", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_key: Mapped[str] = mapped_column(String(128))
+    update_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict] = mapped_column(JSON)
+    claimed_until: Mapped[float]  # epoch seconds
