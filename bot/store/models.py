@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -289,3 +297,32 @@ class InboxItem(Base):
     update_key: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict] = mapped_column(JSON)
     claimed_until: Mapped[float]  # epoch seconds
+
+
+class AlbumGathering(Base):
+    """Who gathers one media group (Telegram album) now: the photos of one album may reach
+    different workers; the first to see it owns the gathering (``gen``) until ``until``."""
+
+    __tablename__ = "album_gatherings"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    gen: Mapped[int] = mapped_column(default=0)  # the current gathering's number
+    closed: Mapped[bool] = mapped_column(default=True)  # its parts were taken to be applied
+    until: Mapped[float]  # epoch seconds: the owner's claim; past it another worker takes over
+
+
+class AlbumPart(Base):
+    """One photo (or document) of an album as a worker received it, until the album is
+    applied; ``taken``: the gathering that took it."""
+
+    __tablename__ = "album_parts"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[float]
+    taken: Mapped[int | None]

@@ -19,13 +19,13 @@ def upgrade() -> None:
         "shared_tokens",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("token", sa.String(512), nullable=False),
-        sa.Column("expires_at", sa.Float, nullable=False),
+        sa.Column("expires_at", sa.Double, nullable=False),
     )
     op.create_table(
         "send_slots",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("member", sa.String(200), nullable=False),
-        sa.Column("at", sa.Float, nullable=False),
+        sa.Column("at", sa.Double, nullable=False),
     )
     op.create_index("ix_send_slots_member", "send_slots", ["member", "at"])
     op.create_table(
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("user_key", sa.String(128), nullable=False),
         sa.Column("update_key", sa.String(128), nullable=False),
         sa.Column("payload", sa.JSON, nullable=False),
-        sa.Column("claimed_until", sa.Float, nullable=False),
+        sa.Column("claimed_until", sa.Double, nullable=False),
         sa.UniqueConstraint("channel", "update_key"),
     )
     op.create_index("ix_inbox_member", "inbox", ["channel", "user_key", "id"])
