@@ -127,8 +127,15 @@ async def close(engine: AsyncEngine, key, gathering: Gathering, now: float, hold
 
 
 async def applied(engine: AsyncEngine, key, gen: int) -> None:
+    """The gathering's parts are applied: they go, and so does the group's row once no part
+    is left (a part arriving later writes it anew)."""
     async with _writer(engine).begin() as conn:
+        row = await _locked(conn, key)
         await conn.execute(delete(parts).where(_group(parts, key), parts.c.taken == gen))
+        left = (await conn.execute(select(func.count()).select_from(parts)
+                                   .where(_group(parts, key)))).scalar_one()
+        if not left and row.gen == gen:
+            await conn.execute(delete(gatherings).where(_group(gatherings, key)))
 
 
 async def waiting(engine: AsyncEngine, key, update_ids: list[int]) -> int:

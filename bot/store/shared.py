@@ -10,6 +10,7 @@ minute and more).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ slots = SendSlot.__table__
 inbox = InboxItem.__table__
 
 LOCK_SPACE = 0x5348  # the first key of this module's two-key advisory locks ("SH")
+SWEEP_SHARE = 0.002  # the share of sends that also delete every member's sends past the hour
 
 
 def _writer(engine: AsyncEngine) -> AsyncEngine:
@@ -83,8 +85,10 @@ async def take_slot(engine: AsyncEngine, member: str, now: float,
     most = max(count for count, _ in limits)
     async with _writer(engine).begin() as conn:
         await _lock(conn, f"pace:{member}")
-        await conn.execute(delete(slots).where(slots.c.member == member,
-                                               slots.c.at <= now - horizon))
+        old = slots.c.at <= now - horizon
+        # Now and then every member's old sends go too (one no longer written to keeps his).
+        await conn.execute(delete(slots).where(old) if random.random() < SWEEP_SHARE else
+                           delete(slots).where(slots.c.member == member, old))
         sent = list((await conn.execute(
             select(slots.c.at).where(slots.c.member == member)
             .order_by(slots.c.at.desc()).limit(most))).scalars())

@@ -58,6 +58,7 @@ async def test_an_album_split_between_two_workers_is_stored_whole_and_answered_o
         assert read(url, "SELECT count(*) FROM turns t JOIN merchants m ON m.id = t.merchant_id"
                     " WHERE m.user_key = '601' AND t.update_key LIKE 'album:%'") == [(1,)]
         assert read(url, "SELECT count(*) FROM album_parts") == [(0,)]
+        assert read(url, "SELECT count(*) FROM album_gatherings") == [(0,)]  # nothing kept
     finally:
         await api.stop()
 
