@@ -26,12 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "channels")]
 
-import load  # noqa: E402
-from dbkit import PostgresDatabases, configured_url  # noqa: E402
-from fake_telegram import FakeBotAPI  # noqa: E402
-from workers import workers  # noqa: E402
+import load
+from dbkit import PostgresDatabases, configured_url
+from fake_telegram import FakeBotAPI
+from workers import workers
 
-from bench.report import emit, figure  # noqa: E402
+from bench.report import emit, figure
 
 ENV = ("BOT_BENCH_DATABASE_URL", "BOT_TEST_DATABASE_URL")
 
