@@ -87,3 +87,33 @@ async def test_the_first_part_to_run_gathers_even_when_a_later_one_won_the_group
             assert await asyncio.wait_for(albums.gather(key, [part], [write]), 5) is None
     finally:
         await db.close()
+
+
+async def test_a_gathering_whose_worker_died_is_taken_over_with_every_part(database_url):
+    """The worker that owned a group died before gathering it: another worker waiting for its
+    own photo takes the gathering over once the claim ran out, and applies every part."""
+    db = Database(database_url)
+    now = [time.time()]
+    try:
+        dead = SharedAlbums(db.engine, "telegram", wait=0.2, max_wait=2.0, clock=lambda: now[0])
+        alive = SharedAlbums(db.engine, "telegram", wait=0.2, max_wait=2.0,
+                             clock=lambda: now[0])
+        parts = [Incoming(9100 + i, FILE, "78", 78, 20 + i, "en",
+                          file=FileRef(f"f{i}", f"photo_{20 + i}.jpg", 100, True),
+                          media_group_id="h") for i in range(2)]
+        key = dead.key(parts[0])
+        assert await dead.write(parts[0]) is not None  # the owner, about to die
+        written = alive.write(parts[1])
+        assert await written is None
+        waiting = asyncio.create_task(alive.gather(key, [parts[1]], [written]))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # the owner's claim holds
+        now[0] += 60.0  # past the claim (max_wait and the time to apply)
+        found = await asyncio.wait_for(waiting, 5)
+        assert found is not None
+        gathering, items = found
+        assert [i.update_id for i in items] == [9100, 9101]  # the dead worker's part too
+        await alive.applied(key, gathering)
+        assert read(database_url, "SELECT count(*) FROM album_parts") == [(0,)]
+    finally:
+        await db.close()
