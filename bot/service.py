@@ -199,6 +199,11 @@ class Service:
                         raise
                     failure = exc
                 self.cache.drop(key)
+                if attempt == 0 and isinstance(failure, M.VersionConflict):
+                    # Most likely only this worker's cache is behind (another worker took
+                    # the merchant's last answer): retried at once on the row as it is now.
+                    log.info("%s: turn retried on fresh state", channel)
+                    continue
                 log.warning("%s: turn retried (%s), attempt %d", channel,
                             type(failure).__name__, attempt + 1)
                 await asyncio.sleep(self.backoff * 2 ** attempt * random.uniform(0.5, 1.5))

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -263,3 +271,72 @@ class LoginFailure(Base):
     count: Mapped[int]
     locked_until: Mapped[datetime | None]
     last_at: Mapped[datetime]
+
+
+class SharedToken(Base):
+    """An API access token every worker uses (WeCom's gettoken is rate limited, and a token
+    fetched by one worker serves all of them until it expires)."""
+
+    __tablename__ = "shared_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. wecom:<corp>:<agent>
+    token: Mapped[str] = mapped_column(String(512))
+    expires_at: Mapped[float]  # epoch seconds
+
+
+class SendSlot(Base):
+    """One message sent to a member: the pacing windows (30 a minute, 1,000 an hour) count
+    these across workers; rows older than the longest window are deleted as they pass."""
+
+    __tablename__ = "send_slots"
+    __table_args__ = (Index("ix_send_slots_member", "member", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member: Mapped[str] = mapped_column(String(200))  # <app>:<member>
+    at: Mapped[float]  # epoch seconds
+
+
+class InboxItem(Base):
+    """A callback message kept from before its acknowledgement until it is applied: a member's
+    items are applied in id order whichever worker received them; an item whose claim ran out
+    (its worker died) is taken over by another. Deleted once applied."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "update_key"),
+                      Index("ix_inbox_member", "channel", "user_key", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_key: Mapped[str] = mapped_column(String(128))
+    update_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict] = mapped_column(JSON)
+    claimed_until: Mapped[float]  # epoch seconds
+
+
+class AlbumGathering(Base):
+    """Who gathers one media group (Telegram album) now: the photos of one album may reach
+    different workers; the first to see it owns the gathering (``gen``) until ``until``."""
+
+    __tablename__ = "album_gatherings"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    gen: Mapped[int] = mapped_column(default=0)  # the current gathering's number
+    closed: Mapped[bool] = mapped_column(default=True)  # its parts were taken to be applied
+    until: Mapped[float]  # epoch seconds: the owner's claim; past it another worker takes over
+
+
+class AlbumPart(Base):
+    """One photo (or document) of an album as a worker received it, until the album is
+    applied; ``taken``: the gathering that took it."""
+
+    __tablename__ = "album_parts"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[float]
+    taken: Mapped[int | None]

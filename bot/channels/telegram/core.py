@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.channels.base import DeliveryError
+from bot.channels.telegram.albums import SharedAlbums
 from bot.channels.telegram.incoming import CHOICE, FILE, IGNORE, TEXT, Incoming, read_update
 from bot.channels.telegram.lanes import Album, Lanes
 from bot.channels.telegram.render import (
@@ -94,7 +95,7 @@ class TelegramChannel:
                  max_download: int = BOT_API_DOWNLOAD_LIMIT, album_wait: float = 0.8,
                  album_max_wait: float = 5.0, remembered_chats: int = 10_000,
                  in_flight: int = 1024, downloads: int = 8,
-                 uploads: UploadPage | None = None) -> None:
+                 uploads: UploadPage | None = None, albums_in_database: bool = False) -> None:
         self.service = service
         self.transport = transport
         self.max_download = max_download
@@ -109,6 +110,10 @@ class TelegramChannel:
         self._slots = asyncio.Semaphore(in_flight)
         self._downloads = asyncio.Semaphore(downloads)
         self._albums: dict[tuple[str, str], Album] = {}
+        # Several workers: an album's photos may reach different workers; they are gathered
+        # through the database instead of in this process.
+        self.shared_albums = SharedAlbums(service.db.engine, CHANNEL, album_wait,
+                                          album_max_wait) if albums_in_database else None
         self._chats: OrderedDict[int, _Chat] = OrderedDict()
         self._remembered = remembered_chats
 
@@ -124,6 +129,10 @@ class TelegramChannel:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
+        if inc.kind == FILE and inc.media_group_id and self.shared_albums is not None:
+            written = self.shared_albums.write(inc)  # now, before any lane waits
+            return self.lanes.submit(inc.user_key,
+                                     lambda: self._run_shared_album(inc, written))
         if inc.kind == FILE and inc.media_group_id:
             key = (inc.user_key, inc.media_group_id)
             album = self._albums.get(key)
@@ -254,6 +263,27 @@ class TelegramChannel:
             del self._albums[album.key]
         async with self._slots:
             await self._album(items)
+
+    async def _run_shared_album(self, inc: Incoming, written: asyncio.Task) -> None:
+        """One part of an album gathered through the database: applied with the whole album
+        here when this worker gathers it, else done once the worker that does applied it."""
+        shared = self.shared_albums
+        assert shared is not None
+        key = shared.key(inc)
+        try:
+            found = await shared.gather(key, [inc], [written])
+        except Exception as exc:  # noqa: BLE001 - the merchant gets an apology
+            self._log_failure(inc, exc)
+            await self._apologise(inc)
+            return
+        if found is None:
+            return  # in an album another worker (or an earlier part here) applied
+        gathering, items = found
+        try:
+            async with self._slots:
+                await self._album(items)
+        finally:
+            await shared.applied(key, gathering)
 
     async def _album(self, items: list[Incoming]) -> None:
         first = items[0]

@@ -88,7 +88,7 @@ async def serve(service: Service, settings: Settings,
     library = open_library(settings, api)
     channel = TelegramChannel(service, library.transport,
                               max_download=settings.telegram_max_download_mb * MB,
-                              uploads=uploads)
+                              uploads=uploads, albums_in_database=not service.db.is_sqlite)
     library.attach(channel)
     try:
         try:

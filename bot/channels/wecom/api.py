@@ -33,6 +33,10 @@ _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECAS
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+# Several workers: (fetch, stale token or None) -> (token, expires_at in epoch seconds), the
+# token every worker shares (see ``bot.channels.wecom.shared``).
+TokenStore = Callable[[Callable[[], Awaitable[tuple[str, float]]], str | None],
+                      Awaitable[tuple[str, float]]]
 
 
 class WeComApiError(Exception):
@@ -133,6 +137,7 @@ class WeComApi:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         backoff: tuple[float, ...] = BACKOFF,
+        token_store: TokenStore | None = None,
     ) -> None:
         self.session = session
         self.base = base_url.rstrip("/") + "/cgi-bin/"
@@ -146,6 +151,8 @@ class WeComApi:
         self._token: str | None = None
         self._expires = 0.0
         self._token_lock = asyncio.Lock()
+        self.token_store = token_store
+        self._stale: str | None = None  # refused by WeCom: the shared store must not hand it out
 
     # -- access token ----------------------------------------------------------------------
     async def token(self) -> str:
@@ -154,21 +161,31 @@ class WeComApi:
         async with self._token_lock:  # one fetch at a time; the others reuse its result
             if self._token and self.clock() < self._expires:
                 return self._token
-            data = await self._get_json("gettoken", {"corpid": self.corp_id,
-                                                     "corpsecret": self._secret})
-            if data.get("errcode", 0) != 0 or not data.get("access_token"):
-                raise WeComApiError(int(data.get("errcode", -1)), str(data.get("errmsg", "")),
-                                    "gettoken")
-            self._token = str(data["access_token"])
-            lifetime = float(data.get("expires_in", 7200))
-            self._expires = self.clock() + max(lifetime - TOKEN_MARGIN, lifetime / 2)
-            log.info("wecom: access token fetched, valid %.0f s", lifetime)
-            return self._token
+            if self.token_store is not None:  # one fetch for every worker
+                token, expires_at = await self.token_store(self._fetch_token, self._stale)
+                self._stale = None
+                self._token, self._expires = token, self.clock() + (expires_at - time.time())
+                return token
+            token, valid = await self._fetch_token()
+            self._token, self._expires = token, self.clock() + valid
+            return token
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        """A new token from gettoken and the seconds to use it for."""
+        data = await self._get_json("gettoken", {"corpid": self.corp_id,
+                                                 "corpsecret": self._secret})
+        if data.get("errcode", 0) != 0 or not data.get("access_token"):
+            raise WeComApiError(int(data.get("errcode", -1)), str(data.get("errmsg", "")),
+                                "gettoken")
+        lifetime = float(data.get("expires_in", 7200))
+        log.info("wecom: access token fetched, valid %.0f s", lifetime)
+        return str(data["access_token"]), max(lifetime - TOKEN_MARGIN, lifetime / 2)
 
     def _drop_token(self, used: str) -> None:
         if self._token == used:  # another caller may have refreshed it already
             self._token = None
             self._expires = 0.0
+            self._stale = used
 
     # -- calls -----------------------------------------------------------------------------
     async def _call(self, path: str, send: Callable[[str], Awaitable[Any]]) -> Any:

@@ -15,6 +15,7 @@ from bot.channels.wecom.api import WeComApi
 from bot.channels.wecom.callback import CallbackApp
 from bot.channels.wecom.channel import CHANNEL, WeComChannel
 from bot.channels.wecom.crypto import WeComCrypto
+from bot.channels.wecom.shared import SharedPacer, token_store
 from bot.config import Settings
 from bot.service import Service
 from bot.web import UPLOAD_BODY_LIMIT, UploadPage, build_upload_page
@@ -94,11 +95,21 @@ async def serve(service: Service, settings: Settings, stop: asyncio.Event | None
 
 def mount_app(app: web.Application, service: Service, settings: Settings,
               session: aiohttp.ClientSession, uploads: UploadPage) -> WeComChannel:
-    """The self-built app's callback routes on ``app``; returns its channel."""
+    """The self-built app's callback routes on ``app``; returns its channel.
+
+    On a database several workers can share (not SQLite's embedded file), what must hold for
+    the app as a whole lives in the database: the pacing per member, the access token, and
+    the inbox that keeps each member's messages in order across workers."""
+    shared = not service.db.is_sqlite
+    app_name = f"wecom:{settings.wecom_corp_id}:{settings.wecom_agent_id}"
+    engine = service.db.engine
     api = WeComApi(session, base_url=settings.wecom_api_base, corp_id=settings.wecom_corp_id,
                    secret=settings.wecom_secret.get_secret_value(),
-                   agent_id=int(settings.wecom_agent_id))
-    channel = WeComChannel(service, api, uploads)
+                   agent_id=int(settings.wecom_agent_id),
+                   pacer=SharedPacer(engine, app_name) if shared else None,
+                   token_store=token_store(engine, app_name) if shared else None)
+    channel = WeComChannel(service, api, uploads, inbox=shared)
+    channel.start()
     uploads.register(CHANNEL, channel.deliver)
     callback = CallbackApp(build_crypto(settings), corp_id=settings.wecom_corp_id,
                            agent_id=settings.wecom_agent_id, submit=channel.submit)

@@ -5,7 +5,8 @@ then base64 and AES. Anything that fails authentication gets 403 with an empty b
 but authentic envelope gets 400. An accepted message is answered 200 with an empty body: at
 once for files (downloads happen after answering), and for text and events as soon as the
 service has committed the turn (at most ``ack_wait`` seconds), so that a crash before the commit
-leaves WeCom retrying instead of the message lost.
+leaves WeCom retrying instead of the message lost. With several workers every message is first
+kept in the database's inbox and answered once it is (``WeComChannel.submit`` decides).
 """
 
 from __future__ import annotations
@@ -104,9 +105,13 @@ class CallbackApp:
         message = parse_inbound(fields)
         if message is None:
             return web.Response(status=200)
-        applied = self.submit(message)
-        if applied is not None and message.kind in ("text", "event", "other"):
-            await asyncio.wait([asyncio.shield(applied)], timeout=self.ack_wait)
+        answered = self.submit(message)  # the channel decides what the answer waits for
+        if answered is not None:
+            await asyncio.wait([asyncio.shield(answered)], timeout=self.ack_wait)
+            if answered.done() and answered.exception() is not None:
+                log.error("wecom: a message could not be kept: %s",
+                          type(answered.exception()).__name__)
+                return web.Response(status=503)  # WeCom posts it again
         return web.Response(status=200)
 
     async def fields(self, request: web.Request) -> dict[str, str] | web.Response:

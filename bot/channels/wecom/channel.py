@@ -2,14 +2,21 @@
 
 Each member has a queue worked off by one task, so a member's messages are applied in arrival
 order even when a picture must be downloaded first; different members proceed in parallel.
+
+With several workers (``inbox=True``) every message is first kept in the database's inbox and
+only then acknowledged; a member's kept messages are applied in the inbox's order whichever
+worker received them (a text waits for the picture another worker acknowledged before it), and
+one a dead worker left is taken over once its claim runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 
 import aiohttp
 
@@ -21,6 +28,7 @@ from bot.engine.files import human_size
 from bot.engine.messages import Msg
 from bot.engine.model import Event, Hello, Reply, Text, Upload
 from bot.service import Result, Service
+from bot.store import shared as S
 from bot.web.peek import applied, expectation
 from bot.web.upload import UploadPage
 
@@ -38,25 +46,42 @@ GONE = frozenset({81013, 60111})  # every recipient invalid; no such member
 SEND_ERRORS = (WeComApiError, aiohttp.ClientError, TimeoutError, OSError)
 
 SORRY = Msg("Sorry, something went wrong on my side. Please try again in a moment.")
+CLAIM = 60.0  # seconds a worker's claim on a kept message holds before another takes it over
+INBOX_POLL = 0.05  # seconds between looks at the messages ahead of one, kept by another worker
+SWEEP_EVERY = 10.0  # seconds between looks for messages a dead worker left
+
+Entry = tuple[Inbound, "asyncio.Future[None]", "Awaitable[int | None] | None"]
 
 
 class WeComChannel:
     buttons = False  # text has no buttons: choices are numbered (see outbound.py)
 
     def __init__(self, service: Service, api: WeComApi, uploads: UploadPage | None = None,
-                 *, media_limit: int = MEDIA_LIMIT) -> None:
+                 *, media_limit: int = MEDIA_LIMIT, inbox: bool = False, claim: float = CLAIM,
+                 clock: Callable[[], float] = time.time) -> None:
         self.service = service
         self.api = api
         self.uploads = uploads
         self.media_limit = media_limit
-        self._queues: dict[str, deque[tuple[Inbound, asyncio.Future[None]]]] = {}
+        self.inbox = inbox
+        self.claim = claim
+        self.clock = clock  # epoch seconds, for the inbox's claims
+        self._queues: dict[str, deque[Entry]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
+        self._kept: dict[str, asyncio.Task[int | None]] = {}  # each member's latest insert
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def _engine(self):
+        return self.service.db.engine
 
     # -- intake ----------------------------------------------------------------------------
     def submit(self, message: Inbound) -> asyncio.Future[None] | None:
-        """Queue ``message``; the future completes once its turn is committed. None: a
-        duplicate seen in this process (the service would ignore it as well)."""
+        """Queue ``message``; the callback is answered once the returned future is done: a
+        text once its turn is committed, a file at once (it is downloaded after) or, with the
+        inbox, any message once it is kept. None: a duplicate seen in this process (the
+        service would ignore it as well)."""
         key = message.update_key
         if key is not None:
             if key in self._recent:
@@ -64,19 +89,54 @@ class WeComChannel:
             self._recent[key] = None
             if len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
-        applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(message.user, deque()).append((message, applied))
-        if message.user not in self._workers:
-            self._workers[message.user] = asyncio.create_task(self._work(message.user))
-        return applied
+        loop = asyncio.get_running_loop()
+        applied: asyncio.Future[None] = loop.create_future()
+        if self.inbox and key is not None:
+            self.start()
+            kept = self._keep(message)
+            self._enqueue((message, applied, kept))
+            return kept
+        self._enqueue((message, applied, None))
+        if message.kind in ("text", "event", "other"):
+            return applied
+        answered: asyncio.Future[None] = loop.create_future()
+        answered.set_result(None)
+        return answered
+
+    def _enqueue(self, entry: Entry) -> None:
+        user = entry[0].user
+        self._queues.setdefault(user, deque()).append(entry)
+        if user not in self._workers:
+            self._workers[user] = asyncio.create_task(self._work(user))
+
+    def _keep(self, message: Inbound) -> asyncio.Task[int | None]:
+        """Insert ``message`` into the inbox after the member's previous insert (so that the
+        inbox's order is the order the messages arrived in here)."""
+        user, previous = message.user, self._kept.get(message.user)
+
+        async def insert() -> int | None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            assert message.update_key is not None
+            return await S.put(self._engine, CHANNEL, user, message.update_key,
+                               asdict(message), self.clock() + self.claim)
+
+        task = asyncio.create_task(insert())
+        self._kept[user] = task
+        task.add_done_callback(lambda t: self._kept.pop(user, None)
+                               if self._kept.get(user) is t else None)
+        return task
 
     async def _work(self, user: str) -> None:
         queue = self._queues[user]
         try:
             while queue:
-                message, applied = queue.popleft()
+                message, applied, kept = queue.popleft()
                 try:
-                    await self._process(message, applied)
+                    if kept is None:
+                        await self._process(message, applied)
+                    else:
+                        await self._kept_turn(message, applied, kept)
                 except Exception:
                     log.exception("wecom: a %s message failed", message.kind)
                     if message.update_key:
@@ -90,8 +150,77 @@ class WeComChannel:
             if not queue:
                 self._queues.pop(user, None)
 
+    # -- the inbox (several workers) ---------------------------------------------------------
+    async def _kept_turn(self, message: Inbound, applied: asyncio.Future[None],
+                         kept: Awaitable[int | None]) -> None:
+        try:
+            item_id = await kept
+        except Exception as exc:  # noqa: BLE001 - answered 503: WeCom posts it again
+            log.error("wecom: a message could not be kept: %s", type(exc).__name__)
+            if message.update_key:
+                self._recent.pop(message.update_key, None)
+            return
+        if item_id is None:
+            return  # kept already, by the callback WeCom repeated: that one applies it
+        try:
+            await self._ahead_first(message.user, item_id)
+            await self._process(message, applied)
+        finally:
+            await S.done(self._engine, item_id)
+
+    async def _ahead_first(self, user: str, item_id: int) -> None:
+        """Wait until the member's messages kept before ``item_id`` are applied (by the
+        workers that received them), applying here any one whose worker died."""
+        while ahead := await S.before(self._engine, CHANNEL, user, item_id):
+            now = self.clock()
+            for other, claimed_until in ahead:
+                if claimed_until < now and (item := await S.take_over(
+                        self._engine, other, now, now + self.claim)) is not None:
+                    await self._recover(item)
+                    break
+            else:
+                await asyncio.sleep(INBOX_POLL)
+
+    async def _recover(self, item: S.Item) -> None:
+        message = Inbound(**item.payload)
+        log.info("wecom: applying a %s message another worker kept", message.kind)
+        try:
+            await self._process(message, asyncio.get_running_loop().create_future())
+        except Exception:
+            log.exception("wecom: a %s message failed", message.kind)
+            await self._apologise(message.user)
+        finally:
+            await S.done(self._engine, item.id)
+
+    def start(self) -> None:
+        """With the inbox: look now and then for messages a dead worker left."""
+        if self.inbox and self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                now = self.clock()
+                for item_id, user in await S.abandoned(self._engine, CHANNEL, now):
+                    if user in self._workers:
+                        continue  # its queue meets the item ahead of its own messages
+                    item = await S.take_over(self._engine, item_id, now, now + self.claim)
+                    if item is not None:
+                        ready: asyncio.Future[int | None] = (
+                            asyncio.get_running_loop().create_future())
+                        ready.set_result(item.id)
+                        self._enqueue((Inbound(**item.payload),
+                                       asyncio.get_running_loop().create_future(), ready))
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("wecom: looking for left messages failed: %s", type(exc).__name__)
+            await asyncio.sleep(SWEEP_EVERY)
+
     async def close(self, timeout: float = 10) -> None:
         """Let queued messages finish (bounded), then stop."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.wait([self._sweeper], timeout=1)
+            self._sweeper = None
         workers = list(self._workers.values())
         if not workers:
             return

@@ -12,6 +12,7 @@ from bot.channels.wecom.kf.api import KfApi
 from bot.channels.wecom.kf.callback import KfCallback
 from bot.channels.wecom.kf.channel import CHANNEL, KfChannel
 from bot.channels.wecom.robot import Robot
+from bot.channels.wecom.shared import token_store
 from bot.config import Settings
 from bot.handoff import installed
 from bot.service import Service
@@ -49,8 +50,11 @@ def shared_robot(service: Service) -> Robot | None:
 def build_kf(session: aiohttp.ClientSession, service: Service, settings: Settings,
              uploads: UploadPage | None = None) -> Kf:
     """The channel and its robot (started); the caller closes them with ``Kf.close``."""
+    # Several workers on one database share the 微信客服 access token (one gettoken for all).
+    shared = None if service.db.is_sqlite else token_store(
+        service.db.engine, f"wecom_kf:{settings.wecom_corp_id}")
     api = KfApi(session, base_url=settings.wecom_api_base, corp_id=settings.wecom_corp_id,
-                secret=settings.wecom_kf_secret.get_secret_value())
+                secret=settings.wecom_kf_secret.get_secret_value(), token_store=shared)
     store = KfStore(service.db)
     robot = shared_robot(service)
     own = robot is None
