@@ -12,12 +12,11 @@ merchant gets an apology, never a crash.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import multiprocessing
 import random
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -34,12 +33,10 @@ from bot.engine.messages import Msg
 from bot.engine.model import (
     Choose,
     DocumentRef,
-    DropDocuments,
     Event,
     Expect,
     Files,
     Outcome,
-    RecordCertification,
     Reply,
     State,
     StoreDocument,
@@ -50,8 +47,10 @@ from bot.i18n import negotiate
 from bot.plugins import Change, Command, Handler, Plugin, Route, Turn, Write
 from bot.store import merchants as M
 from bot.store import turns as T
+from bot.store.batch import TurnWrite
 from bot.store.cache import Cached, StateCache
 from bot.store.db import Database
+from bot.store.reader import Reader
 from bot.store.files import FileStore
 from bot.store.writer import Writer
 from bot.transcript import incoming, replies_from, replies_json
@@ -137,6 +136,7 @@ class Service:
         # (measured, 50 merchants at once: 177 against 116 turns/s for batches on one
         # connection, whose savepoints cost a round trip each).
         self.writer = Writer(db.engine, batched=db.url.get_backend_name() == "sqlite")
+        self.reader = Reader(db.engine)
         self.cache = StateCache()
         self.plugins: list[Plugin] = []
         self.commands: dict[str, Handler] = {"help": self._help}  # "/name" outside the engine
@@ -248,8 +248,10 @@ class Service:
             step=state.step, incoming=None, replies=stored, author=author, now=now))
 
     async def close(self) -> None:
-        """Let the writer's thread and its connection go (the database is the caller's)."""
+        """Let the writer's and reader's threads and connections go (the database is the
+        caller's)."""
         await self.writer.close()
+        await self.reader.close()
 
     def today(self, timezone: str, now: datetime) -> date:
         return now.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
@@ -264,7 +266,7 @@ class Service:
     async def _cached(self, key: tuple[str, str]) -> Cached | None:
         item = self.cache.get(key)
         if item is None:
-            snap = await M.load(self.db.engine, *key)
+            snap = await self.reader.run(lambda conn: M.load(conn, *key))
             if snap is None:
                 return None
             item = Cached(snap.id, snap.version, snap.timezone, self._state(snap))
@@ -351,11 +353,11 @@ class Service:
             writes = self._on_turn(key, cached, before, outcome, now)
             stored = await self._store_files(outcome)  # written and synced before queueing
             plain = self._plain_job(key, cached, event, update_id, outcome, stored, now)
-            job = self.writer.run(plain) if not writes else self.writer.run_async(
+            job = self._plain(plain, cached, outcome) if not writes else self.writer.run_async(
                 self._hooked_job(key, cached, event, outcome, writes, plain, now))
         else:
             job = self.writer.run_async(self._command_job(
-                key, cached, event, update_id, copy.deepcopy(state), handler, arg, today, now,
+                key, cached, event, update_id, state.copy(), handler, arg, today, now,
                 after))
         merchant_id, turn_id, timezone, outcome = await job
         self.cache.put(key, Cached(merchant_id, cached.version + 1, timezone, outcome.state))
@@ -383,15 +385,6 @@ class Service:
         return [await asyncio.to_thread(self.files.store, e.ref.kind, e.data)
                 for e in outcome.effects if isinstance(e, StoreDocument)]
 
-    def _begin(self, conn: Connection, key, cached: Cached, state: State, now) -> int:
-        """The version-guarded write, first: a new merchant is inserted (UNIQUE decides
-        between two processes), a known one must still be at the cached version."""
-        sealed = self.seal(state.to_json())
-        if cached.id is None:
-            return M.create(conn, *key, state.locale, cached.timezone, sealed, now)
-        M.advance(conn, cached.id, cached.version, state=sealed, locale=state.locale, now=now)
-        return cached.id
-
     def _record(self, conn: Connection, key, merchant_id, before: State, event, update_id,
                 outcome: Outcome, now) -> int:
         return T.add(
@@ -400,30 +393,34 @@ class Service:
             incoming=incoming(event, self.guide.current_step(before)),
             replies=replies_json(outcome.replies), now=now)
 
-    def _plain_job(self, key, cached, event, update_id, outcome, stored, now):
+    def _plain_job(self, key, cached, event, update_id, outcome, stored, now) -> TurnWrite:
         """The hot path: the guarded UPDATE (or the new merchant's INSERT), the turn's row,
-        the effects' rows. Core statements on the writer's connection, nothing else."""
-        def job(conn: Connection):
-            merchant_id = self._begin(conn, key, cached, outcome.state, now)
-            turn_id = self._record(conn, key, merchant_id, cached.state, event, update_id,
-                                   outcome, now)
-            self._effects(conn, merchant_id, outcome.effects, stored, now)
-            return merchant_id, turn_id, cached.timezone, outcome
+        the effects' rows, as data the writer runs with a batch of others."""
+        state = outcome.state
+        return TurnWrite(
+            channel=key[0], user_key=key[1], merchant_id=cached.id, version=cached.version,
+            locale=state.locale, timezone=cached.timezone, state=self.seal(state.to_json()),
+            update_key=update_id, flow=state.flow, step=state.step,
+            incoming=incoming(event, self.guide.current_step(cached.state)),
+            replies=replies_json(outcome.replies), now=now, effects=outcome.effects,
+            stored=stored)
 
-        return job
+    async def _plain(self, plain: TurnWrite, cached: Cached, outcome: Outcome):
+        merchant_id, turn_id = await self.writer.run(plain)
+        return merchant_id, turn_id, cached.timezone, outcome
 
     def _hooked_job(self, key, cached, event, outcome, writes, plain, now):
         """The hot path's statements, then the plugins' writes through the ORM."""
         async def job(conn: AsyncConnection):
-            done = await conn.run_sync(plain)
+            merchant_id, turn_id = await conn.run_sync(plain)
             async with M.plugin_session(conn) as session:
-                merchant = await M.row(session, done[0])
+                merchant = await M.row(session, merchant_id)
                 turn = Turn(self, session, merchant, outcome.state, event, "", now,
                             outcome.effects)
                 for write in writes:
                     await write(turn)
                 await session.commit()  # its savepoint, inside the batch
-            return done
+            return merchant_id, turn_id, cached.timezone, outcome
 
         return job
 
@@ -460,19 +457,6 @@ class Service:
             return merchant_id, turn_id, timezone, outcome
 
         return job
-
-    @staticmethod
-    def _effects(conn: Connection, merchant_id: int, effects, stored: Iterable[str],
-                 now) -> None:
-        names = iter(stored)
-        for effect in effects:
-            if isinstance(effect, StoreDocument):
-                M.add_document(conn, merchant_id, effect.ref, effect.step, next(names), now)
-            elif isinstance(effect, DropDocuments):
-                M.drop_documents(conn, merchant_id, effect.category)
-            elif isinstance(effect, RecordCertification):
-                M.record_certification(conn, merchant_id, effect.kind, effect.status,
-                                       effect.reason, now)
 
     async def _help(self, turn: Turn) -> list[Reply]:
         render = self.guide.render

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.db import sqlite_begin, sqlite_pragmas
+from bot.store.db import sqlite_twin
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class Writer:
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if engine.url.get_backend_name() == "sqlite":
-            self._sync = _sqlite_twin(engine)
+            self._sync = sqlite_twin(engine)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="writer")
         self.batches = 0  # committed batches, for figures and tests
         self.turns = 0
@@ -117,16 +116,13 @@ class Writer:
         with self._sync.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
-                for job in jobs:
-                    # The savepoint by hand: SQLAlchemy's nested transaction object costs
-                    # more than the turn's own statements here.
-                    conn.exec_driver_sql("SAVEPOINT turn")
-                    try:
-                        outcomes.append((True, job(conn)))
-                    except Exception as exc:  # noqa: BLE001 - that caller gets it
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT turn")
-                        outcomes.append((False, exc))
-                    conn.exec_driver_sql("RELEASE SAVEPOINT turn")
+                for many, run in _runs(jobs):
+                    if many is not None and len(run) > 1:
+                        done = _together(conn, many, run)
+                        if done is not None:
+                            outcomes += [(True, value) for value in done]
+                            continue
+                    outcomes += [_alone(conn, job) for job in run]
         return outcomes
 
     async def _on_connection(self, batch: list[tuple[Async, asyncio.Future]]) -> list:
@@ -143,17 +139,52 @@ class Writer:
         return outcomes
 
 
+def _runs(jobs: list[Plain]) -> Iterator[tuple[Callable | None, list[Plain]]]:
+    """Consecutive jobs that can be written together (the same ``many``), in order: a run
+    keeps the order of the ids its rows get."""
+    run: list[Plain] = []
+    kind = None
+    for job in jobs:
+        many = getattr(job, "many", None)
+        if run and (many is None or many is not kind):
+            yield kind, run
+            run = []
+        kind = many
+        run.append(job)
+    if run:
+        yield kind, run
+
+
+def _together(conn: Connection, many: Callable, run: list[Plain]) -> list | None:
+    """The run in one savepoint with its ``many``; None (rolled back) when any of it failed:
+    then each job is done alone and only the failing ones' callers get an error."""
+    conn.exec_driver_sql("SAVEPOINT run")
+    try:
+        done = many(conn, run)
+    except Exception as exc:  # noqa: BLE001 - redone one by one below
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT run")
+        log.debug("a run of %d turns is redone turn by turn: %s", len(run),
+                  type(exc).__name__)
+        done = None
+    conn.exec_driver_sql("RELEASE SAVEPOINT run")
+    return done
+
+
+def _alone(conn: Connection, job: Plain) -> tuple[bool, Any]:
+    # The savepoint by hand: SQLAlchemy's nested transaction object costs more than the
+    # turn's own statements here.
+    conn.exec_driver_sql("SAVEPOINT turn")
+    try:
+        outcome = (True, job(conn))
+    except Exception as exc:  # noqa: BLE001 - that caller gets it
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT turn")
+        outcome = (False, exc)
+    conn.exec_driver_sql("RELEASE SAVEPOINT turn")
+    return outcome
+
+
 def _on_async(job: Plain) -> Async:
     async def run(conn: AsyncConnection) -> Any:
         return await conn.run_sync(job)
 
     return run
-
-
-def _sqlite_twin(engine: AsyncEngine) -> Engine:
-    """A synchronous engine on the same SQLite file, with the same pragmas."""
-    url = engine.url.set(drivername="sqlite+pysqlite")
-    sync = create_engine(url, hide_parameters=True)
-    event.listen(sync, "connect", sqlite_pragmas)
-    event.listen(sync, "begin", sqlite_begin)
-    return sync
