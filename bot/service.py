@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import random
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import metrics
 from bot.engine.files import precheck
 from bot.engine.intake import upload_rule
 from bot.engine.machine import HELP, Guide
@@ -65,6 +67,7 @@ SERIALISATION = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadloc
 # waits this long from the turn's commit before taking them as lost and sending them.
 OUTBOX_LEASE = 8.0
 OUTBOX_POLL = 0.05
+OUTBOX_REMEMBERED = 10_000  # turns whose channel is kept until it reports the send
 
 
 class ConcurrentUpdate(M.VersionConflict):
@@ -144,6 +147,7 @@ class Service:
         self.choice_prefixes: dict[str, Handler] = {}  # Choose ids "prefix:..." likewise
         self.routes: list[Route] = []  # may take an event from the engine (a handoff)
         self.desks: dict[str, object] = {}  # installed plugins by name, for the web pages
+        self._outbox: OrderedDict[int, str] = OrderedDict()  # turn id -> its channel
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -199,6 +203,7 @@ class Service:
                         raise
                     failure = exc
                 self.cache.drop(key)
+                metrics.RETRIES.labels(type(failure).__name__).inc()
                 log.warning("%s: turn retried (%s), attempt %d", channel,
                             type(failure).__name__, attempt + 1)
                 await asyncio.sleep(self.backoff * 2 ** attempt * random.uniform(0.5, 1.5))
@@ -231,6 +236,26 @@ class Service:
         if ids:
             now = self.clock()
             await self.writer.run(lambda conn: T.mark_sent(conn, ids, now))
+            self._sends(ids, "sent")
+
+    def mark_failed(self, *turn_ids: int | None) -> None:
+        """The channel could not deliver these turns' replies (after its own retries): they
+        stay unsent in the outbox (a redelivery sends them), counted as failed sends."""
+        self._sends([i for i in turn_ids if i is not None], "failed")
+
+    def _sends(self, turn_ids: list[int], result: str) -> None:
+        for turn_id in turn_ids:
+            channel = self._outbox.pop(turn_id, None)
+            if channel is not None:
+                metrics.SENDS.labels(channel, result).inc()
+
+    def _awaiting_send(self, channel: str, turn_id: int | None) -> int | None:
+        """Remember which channel a turn's replies are for, until it says how sending went."""
+        if turn_id is not None:
+            self._outbox[turn_id] = channel
+            while len(self._outbox) > OUTBOX_REMEMBERED:
+                self._outbox.popitem(last=False)
+        return turn_id
 
     async def record(self, channel: str, user_key: str, replies: list[Reply], *,
                      author: str | None = None) -> int | None:
@@ -243,9 +268,9 @@ class Service:
             return None
         state, now = item.state, self.clock()
         stored = replies_json(replies)
-        return await self.writer.run(lambda conn: T.add(
+        return self._awaiting_send(channel, await self.writer.run(lambda conn: T.add(
             conn, merchant_id=item.id, channel=channel, update_key=None, flow=state.flow,
-            step=state.step, incoming=None, replies=stored, author=author, now=now))
+            step=state.step, incoming=None, replies=stored, author=author, now=now)))
 
     async def close(self) -> None:
         """Let the writer's and reader's threads and connections go (the database is the
@@ -297,7 +322,8 @@ class Service:
             replies = replies_from(stored.replies)
         state = await self._current(key)
         return Result(replies, self.guide.expects(state), state.locale, duplicate=True,
-                      documents=list(state.documents), turn_id=stored.id if replies else None)
+                      documents=list(state.documents),
+                      turn_id=self._awaiting_send(key[0], stored.id) if replies else None)
 
     async def _unsent(self, stored: T.Stored) -> bool:
         """Wait out the lease of whoever applied the turn; True when its replies are still
@@ -365,6 +391,8 @@ class Service:
             await asyncio.to_thread(action)
         log.info("%s event %s -> %s.%s", channel, type(event).__name__,
                  outcome.state.flow, outcome.state.step)
+        if outcome.replies:
+            self._awaiting_send(channel, turn_id)
         return Result(outcome.replies, outcome.expects, outcome.state.locale,
                       documents=list(outcome.state.documents), turn_id=turn_id)
 

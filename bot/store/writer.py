@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot import metrics
 from bot.store.db import sqlite_twin
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ class Writer:
     async def _submit(self, queue: list, job) -> Any:
         if not self.batched:
             async with self.engine.begin() as conn:
-                return await (job(conn) if queue is self._async else conn.run_sync(job))
+                done = await (job(conn) if queue is self._async else conn.run_sync(job))
+            metrics.BATCH_SIZE.observe(1)  # its own transaction, committed
+            return done
         future = asyncio.get_running_loop().create_future()
         queue.append((job, future))
         if self._running is None or self._running.done():
@@ -98,6 +101,7 @@ class Writer:
         else:
             self.batches += 1
             self.turns += len(batch)
+            metrics.BATCH_SIZE.observe(len(batch))
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue

@@ -412,3 +412,38 @@ async def test_callback_answers_at_once_while_a_slow_download_goes_on(stack):
     assert time.monotonic() - started < 2.5  # before the 3 s download ends (WeCom: 5 s)
     replies = await stack.fake.wait_texts("sam", 4, timeout=10)
     assert "Received license.png" in replies[3]
+
+
+# -- /metrics -----------------------------------------------------------------------------------
+async def metrics_text(stack) -> str:
+    from bot.web.ops import Operations
+
+    app = web.Application()
+    Operations(stack.service.db).add_routes(app)
+    async with TestClient(TestServer(app)) as client:
+        return await (await client.get("/metrics")).text()
+
+
+def sends(text: str, result: str) -> float:
+    line = f'bot_sends_total{{channel="{CHANNEL}",result="{result}"}} '
+    found = [row for row in text.splitlines() if row.startswith(line)]
+    return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
+
+
+async def test_replies_are_counted_as_sends_and_a_failed_one_stays_unsent(stack):
+    before = await metrics_text(stack)
+    await stack.say("tess", "hi")
+    await stack.idle()
+    middle = await metrics_text(stack)
+    assert sends(middle, "sent") == sends(before, "sent") + 1
+    assert sends(middle, "failed") == sends(before, "failed")
+    stack.fake.send_errors.append(81013)  # WeCom refuses the next message
+    resp = await stack.post(text_xml("tess", "1", stack.next_id()))
+    assert resp.status == 200
+    await stack.idle()
+    after = await metrics_text(stack)
+    assert sends(after, "failed") == sends(middle, "failed") + 1
+    assert sends(after, "sent") == sends(middle, "sent")
+    async with stack.service.db.session() as session:
+        unsent = (await session.scalars(select(Turn).where(Turn.sent_at.is_(None)))).all()
+    assert len(unsent) == 1  # a redelivery of that callback sends its reply again

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import aiohttp
 
+from bot import metrics
 from bot.channels.base import DeliveryError
 from bot.channels.wecom.api import MediaTooLarge, WeComApi, WeComApiError
 from bot.channels.wecom.inbound import Inbound
@@ -123,8 +124,10 @@ class WeComChannel:
         if result.duplicate:
             log.info("wecom: duplicate callback ignored")
             return
-        await self.deliver(user, result)
-        await self.service.mark_sent(result.turn_id)
+        if await self.deliver(user, result):
+            await self.service.mark_sent(result.turn_id)
+        else:  # left unsent in the outbox: WeCom's redelivery of the callback sends it
+            self.service.mark_failed(result.turn_id)
 
     async def _download(self, message: Inbound) -> Upload | None:
         if message.update_key and await applied(self.service, CHANNEL, message.update_key):
@@ -155,8 +158,10 @@ class WeComChannel:
     def translator(self, locale: str) -> Callable[[Msg], str]:
         return lambda message: self.service.guide.render.text(locale, message)
 
-    async def deliver(self, user: str, result: Result) -> None:
-        """Send one turn's replies: numbered choices, and an upload link on a files question."""
+    async def deliver(self, user: str, result: Result) -> bool:
+        """Send one turn's replies: numbered choices, and an upload link on a files question.
+        False: sending failed (logged). A reply outside a turn (a notice) is counted here; a
+        turn's, by the service when the caller marks it sent or failed."""
         hint = None
         expects = result.expects
         if expects.kind == "files" and expects.step and self.uploads is not None:
@@ -167,6 +172,12 @@ class WeComChannel:
             await self._send(user, result.replies, hint)
         except SEND_ERRORS as exc:
             log.error("wecom: sending a reply failed: %s", _describe(exc))
+            ok = False
+        else:
+            ok = True
+        if result.turn_id is None and result.replies:
+            metrics.SENDS.labels(CHANNEL, "sent" if ok else "failed").inc()
+        return ok
 
     async def send(self, user_key: str, replies: list[Reply]) -> None:
         """``bot.channels.base.Sender``: messages the bot sends on its own (reminders)."""
@@ -194,6 +205,9 @@ class WeComChannel:
             await self.api.send_text(user, text)
         except Exception as exc:  # the apology is best effort
             log.error("wecom: could not apologise: %s", _describe(exc))
+            metrics.SENDS.labels(CHANNEL, "failed").inc()
+        else:
+            metrics.SENDS.labels(CHANNEL, "sent").inc()
 
 
 def _read(path: str) -> bytes:
