@@ -67,6 +67,7 @@ SERIALISATION = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadloc
 # waits this long from the turn's commit before taking them as lost and sending them.
 OUTBOX_LEASE = 8.0
 OUTBOX_POLL = 0.05
+MARK_LINGER = 0.05  # seconds a mark of sent replies may wait for a batch to join
 OUTBOX_REMEMBERED = 10_000  # turns whose channel is kept until it reports the send
 
 
@@ -148,6 +149,7 @@ class Service:
         self.routes: list[Route] = []  # may take an event from the engine (a handoff)
         self.desks: dict[str, object] = {}  # installed plugins by name, for the web pages
         self._outbox: OrderedDict[int, str] = OrderedDict()  # turn id -> its channel
+        self._marks: set[asyncio.Task] = set()  # ``mark_sent_soon`` under way
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -238,6 +240,29 @@ class Service:
             await self.writer.run(lambda conn: T.mark_sent(conn, ids, now))
             self._sends(ids, "sent")
 
+    def mark_sent_soon(self, *turn_ids: int | None) -> None:
+        """``mark_sent`` without waiting for it: the mark joins the next batch of turns
+        (within ``MARK_LINGER``) instead of a commit of its own that the merchant's next turn
+        would queue behind. A crash in that window can repeat these replies once, on a
+        redelivery, as a crash between sending and marking always could."""
+        ids = [i for i in turn_ids if i is not None]
+        if not ids:
+            return
+        now = self.clock()
+
+        async def mark() -> None:
+            try:
+                await self.writer.run(lambda conn: T.mark_sent(conn, ids, now),
+                                      linger=MARK_LINGER)
+            except Exception as exc:  # noqa: BLE001 - the redelivery sends them again
+                log.warning("replies not marked sent: %s", type(exc).__name__)
+                return
+            self._sends(ids, "sent")
+
+        task = asyncio.create_task(mark())
+        self._marks.add(task)
+        task.add_done_callback(self._marks.discard)
+
     def mark_failed(self, *turn_ids: int | None) -> None:
         """The channel could not deliver these turns' replies (after its own retries): they
         stay unsent in the outbox (a redelivery sends them), counted as failed sends."""
@@ -275,6 +300,8 @@ class Service:
     async def close(self) -> None:
         """Let the writer's and reader's threads and connections go (the database is the
         caller's)."""
+        if self._marks:
+            await asyncio.wait(list(self._marks), timeout=10)
         await self.writer.close()
         await self.reader.close()
 

@@ -190,6 +190,24 @@ async def test_an_update_applied_before_in_a_batch_is_a_duplicate_alone(open_ser
     assert d5.version == 2
 
 
+async def test_replies_marked_sent_soon_are_marked_with_a_later_batch_or_at_close(
+        open_service):
+    service = await open_service()
+    first = await service.handle("t", "s1", Hello(), update_id="s1")
+    service.mark_sent_soon(first.turn_id)  # returns at once
+    second = await service.handle("t", "s2", Hello(), update_id="s2")
+    for _ in range(100):
+        (row,) = await rows(service, Turn, id=first.turn_id)
+        if row.sent_at is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert row.sent_at is not None
+    service.mark_sent_soon(second.turn_id)
+    await service.close()  # what lingers is committed before the writer goes
+    (row,) = await rows(service, Turn, id=second.turn_id)
+    assert row.sent_at is not None
+
+
 # -- the cache and its version guard ---------------------------------------------------------
 async def test_a_write_by_another_process_is_noticed_and_the_turn_retried(open_service):
     first, second = await open_service(), await open_service()

@@ -46,6 +46,9 @@ class Writer:
         self.batched = batched
         self._plain: list[tuple[Plain, asyncio.Future]] = []
         self._async: list[tuple[Async, asyncio.Future]] = []
+        self._lazy: list[tuple[Plain, asyncio.Future]] = []  # see ``run(linger=)``
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = False
         self._running: asyncio.Task | None = None
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
@@ -55,14 +58,29 @@ class Writer:
         self.batches = 0  # committed batches, for figures and tests
         self.turns = 0
 
-    async def run(self, job: Plain) -> Any:
-        """Run the plain ``job`` in the next batch; its result once the batch committed."""
-        return await self._submit(self._plain, job)
+    async def run(self, job: Plain, *, linger: float | None = None) -> Any:
+        """Run the plain ``job`` in the next batch; its result once the batch committed.
+        ``linger`` (seconds): a job that need not be durable at once (a reply marked sent)
+        waits up to that long for a batch to join instead of paying a commit of its own."""
+        if linger is None or not self.batched:
+            return await self._submit(self._plain, job)
+        future = asyncio.get_running_loop().create_future()
+        self._lazy.append((job, future))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(linger, self._linger_over)
+        return await future
 
     async def run_async(self, job: Async) -> Any:
         return await self._submit(self._async, job)
 
     async def close(self) -> None:
+        """Commit what is still lingering, then let the thread and its connection go."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._lazy:
+            self._linger_over()
+        if self._running is not None and not self._running.done():
+            await asyncio.wait([self._running])
         if self._thread is not None:
             self._thread.shutdown(wait=True)
         if self._sync is not None:
@@ -80,8 +98,20 @@ class Writer:
             self._running = asyncio.create_task(self._drain())
         return await future
 
+    def _linger_over(self) -> None:
+        self._timer = None
+        self._due = True  # the lingering jobs go with the next batch, alone if need be
+        if self._lazy and (self._running is None or self._running.done()):
+            self._running = asyncio.create_task(self._drain())
+
     async def _drain(self) -> None:
-        while self._plain or self._async:
+        while self._plain or self._async or (self._lazy and self._due):
+            if self._lazy:  # they ride along with whatever commits next
+                self._plain[:0], self._lazy = self._lazy, []
+                self._due = False
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
             plain, self._plain = self._plain[: self.max_batch], self._plain[self.max_batch:]
             if plain and self._sync is not None:
                 await self._commit(plain, self._in_thread)

@@ -430,11 +430,21 @@ def sends(text: str, result: str) -> float:
     return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
 
+async def metrics_once(stack, ready) -> str:
+    """/metrics once ``ready(text)`` holds (a reply's mark joins the next batch: soon)."""
+    for _ in range(100):
+        text = await metrics_text(stack)
+        if ready(text):
+            return text
+        await asyncio.sleep(0.02)
+    raise AssertionError("the metrics did not change")
+
+
 async def test_replies_are_counted_as_sends_and_a_failed_one_stays_unsent(stack):
     before = await metrics_text(stack)
     await stack.say("tess", "hi")
     await stack.idle()
-    middle = await metrics_text(stack)
+    middle = await metrics_once(stack, lambda t: sends(t, "sent") > sends(before, "sent"))
     assert sends(middle, "sent") == sends(before, "sent") + 1
     assert sends(middle, "failed") == sends(before, "failed")
     stack.fake.send_errors.append(81013)  # WeCom refuses the next message

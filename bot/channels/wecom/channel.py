@@ -125,7 +125,8 @@ class WeComChannel:
             log.info("wecom: duplicate callback ignored")
             return
         if await self.deliver(user, result):
-            await self.service.mark_sent(result.turn_id)
+            # Not awaited: the member's next message goes on while the mark joins a batch.
+            self.service.mark_sent_soon(result.turn_id)
         else:  # left unsent in the outbox: WeCom's redelivery of the callback sends it
             self.service.mark_failed(result.turn_id)
 
