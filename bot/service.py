@@ -2,9 +2,10 @@
 
 A turn: the merchant's state comes from the cache (or the database once), the pure engine runs
 on it, files are written and synced, and the turn is queued to the one writer, which puts every
-turn waiting into one transaction (a savepoint each) and one commit. A warm turn is the engine,
-one version-guarded UPDATE of ``merchants`` and one INSERT into ``turns``. Replies are returned
-only after the commit. A write another process got in first (version guard, UNIQUE, a
+turn waiting into one transaction and one commit. A warm turn is the engine, one
+version-guarded UPDATE of ``merchants`` and one INSERT into ``turns``, given to the writer as
+data (``TurnWrite``) so that on SQLite a batch's turns are two ``executemany``. Replies are
+returned only after the commit. A write another process got in first (version guard, UNIQUE, a
 serialisation failure) is retried on fresh state with backoff; when retries run out the
 merchant gets an apology, never a crash.
 """

@@ -10,7 +10,12 @@ Core statements only); an *async* job is a coroutine function of an ``AsyncConne
 plugin's ORM work, rare). On SQLite the plain jobs of a batch run in one hop to the writer's
 own thread on a ``sqlite3`` connection: a statement costs microseconds there, against several
 thread hops each through aiosqlite, and SQLite has one writer per file anyway; one commit per
-batch turns N fsyncs into one. Batched with an async driver, every job runs on one async
+batch turns N fsyncs into one. Consecutive jobs that can be written together (a ``many``
+attribute: ``bot.store.batch.TurnWrite``) are handed over as a run, in a savepoint of their own:
+one ``executemany`` per table for the run, redone job by job when anything in it fails. A job
+that need not be durable at once (``run(linger=)``: a reply marked sent) waits a little for
+a batch to join rather than paying a commit, and an fsync, of its own. Batched with an async
+driver, every job runs on one async
 connection through ``run_sync``, one commit per batch as well; on PostgreSQL, where each
 savepoint is a round trip, a transaction per turn, many at once on the pool
 (``batched=False``), measured faster and is what the service uses there.
