@@ -53,8 +53,8 @@ from bot.store import turns as T
 from bot.store.batch import TurnWrite
 from bot.store.cache import Cached, StateCache
 from bot.store.db import Database
-from bot.store.reader import Reader
 from bot.store.files import FileStore
+from bot.store.reader import Reader
 from bot.store.writer import Writer
 from bot.transcript import incoming, replies_from, replies_json
 
