@@ -457,3 +457,16 @@ async def test_replies_are_counted_as_sends_and_a_failed_one_stays_unsent(stack)
     async with stack.service.db.session() as session:
         unsent = (await session.scalars(select(Turn).where(Turn.sent_at.is_(None)))).all()
     assert len(unsent) == 1  # a redelivery of that callback sends its reply again
+
+
+async def test_the_next_message_is_applied_while_the_last_reply_is_still_being_sent(stack):
+    await stack.say("uma", "hi")
+    stack.fake.send_delay = 1.0  # WeCom takes its time with every message/send
+    first = await stack.post(text_xml("uma", "1", stack.next_id()))
+    started = time.monotonic()
+    second = await stack.post(text_xml("uma", "宁波海岸贸易有限公司", stack.next_id()))
+    assert first.status == second.status == 200
+    assert time.monotonic() - started < 0.9  # committed and answered before the send ended
+    replies = await stack.fake.wait_texts("uma", 3, timeout=10)
+    assert "What is the company's name?" in replies[1]  # in the order they were asked
+    assert "Send the business license." in replies[2]

@@ -52,6 +52,7 @@ class WeComChannel:
         self.media_limit = media_limit
         self._queues: dict[str, deque[tuple[Inbound, asyncio.Future[None]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._wakeups: dict[str, asyncio.Future[None]] = {}  # a worker waiting on its reply
         self._recent: OrderedDict[str, None] = OrderedDict()
 
     # -- intake ----------------------------------------------------------------------------
@@ -69,23 +70,38 @@ class WeComChannel:
         self._queues.setdefault(message.user, deque()).append((message, applied))
         if message.user not in self._workers:
             self._workers[message.user] = asyncio.create_task(self._work(message.user))
+        elif (wake := self._wakeups.get(message.user)) is not None and not wake.done():
+            wake.set_result(None)
         return applied
 
     async def _work(self, user: str) -> None:
+        """The member's messages in order. A turn's replies go out from a task of their own,
+        after the previous turn's (so in order too): the next message's turn is applied, and
+        its callback answered, while WeCom is still taking the last reply."""
         queue = self._queues[user]
+        sending: asyncio.Task[None] | None = None
         try:
-            while queue:
-                message, applied = queue.popleft()
-                try:
-                    await self._process(message, applied)
-                except Exception:
-                    log.exception("wecom: a %s message failed", message.kind)
-                    if message.update_key:
-                        self._recent.pop(message.update_key, None)
-                    await self._apologise(user)
-                finally:
-                    if not applied.done():
-                        applied.set_result(None)
+            while True:
+                while queue:
+                    message, applied = queue.popleft()
+                    try:
+                        sending = await self._process(message, applied, sending)
+                    except Exception:
+                        log.exception("wecom: a %s message failed", message.kind)
+                        if message.update_key:
+                            self._recent.pop(message.update_key, None)
+                        await _after(sending)
+                        await self._apologise(user)
+                    finally:
+                        if not applied.done():
+                            applied.set_result(None)
+                if sending is None or sending.done():
+                    break  # nothing queued, nothing on its way: this worker is done
+                # A reply still goes out: a message that comes meanwhile is this worker's
+                # (``submit`` starts none while it runs) and is applied at once.
+                wake = self._wakeups[user] = asyncio.get_running_loop().create_future()
+                await asyncio.wait([sending, wake], return_when=asyncio.FIRST_COMPLETED)
+                self._wakeups.pop(user, None)
         finally:
             self._workers.pop(user, None)
             if not queue:
@@ -103,29 +119,43 @@ class WeComChannel:
             await asyncio.wait(pending, timeout=1)
 
     # -- one message -----------------------------------------------------------------------
-    async def _process(self, message: Inbound, applied: asyncio.Future[None]) -> None:
+    async def _process(self, message: Inbound, applied: asyncio.Future[None],
+                       sending: asyncio.Task[None] | None) -> asyncio.Task[None] | None:
+        """Apply one message; returns the task sending what is still on its way to WeCom."""
         user = message.user
         event: Event | None
         if message.kind == "text":
             event = Text(message.text)  # numbers, language and "done" words: the engine's
-        elif message.kind in ("image", "file"):
-            event = await self._download(message)
         elif message.greets:
             event = Hello()
         elif message.kind == "event":
-            return  # unsubscribe and other events need no answer
-        else:
-            event = None
-            await self._notice(user, UNREADABLE)
+            return sending  # unsubscribe and other events need no answer
+        else:  # a notice or a download's refusal is sent here: after the replies before it
+            await _after(sending)
+            sending = None
+            if message.kind in ("image", "file"):
+                event = await self._download(message)
+            else:
+                event = None
+                await self._notice(user, UNREADABLE)
         if event is None:
-            return
+            return sending
         result = await self.service.handle(CHANNEL, user, event, update_id=message.update_key)
         applied.set_result(None)
         if result.duplicate:
             log.info("wecom: duplicate callback ignored")
-            return
-        if await self.deliver(user, result):
-            # Not awaited: the member's next message goes on while the mark joins a batch.
+            return sending
+        return asyncio.create_task(self._reply(user, result, sending))
+
+    async def _reply(self, user: str, result: Result, before: asyncio.Task[None] | None) -> None:
+        await _after(before)
+        try:
+            delivered = await self.deliver(user, result)
+        except Exception:  # noqa: BLE001 - the turn is durable; its reply stays unsent
+            log.exception("wecom: a reply could not be sent")
+            delivered = False
+        if delivered:
+            # Not awaited: the mark joins the next batch of turns.
             self.service.mark_sent_soon(result.turn_id)
         else:  # left unsent in the outbox: WeCom's redelivery of the callback sends it
             self.service.mark_failed(result.turn_id)
@@ -209,6 +239,12 @@ class WeComChannel:
             metrics.SENDS.labels(CHANNEL, "failed").inc()
         else:
             metrics.SENDS.labels(CHANNEL, "sent").inc()
+
+
+async def _after(task: asyncio.Task[None] | None) -> None:
+    """Wait for ``task`` (a reply under way) without taking its failure as ours."""
+    if task is not None:
+        await asyncio.wait([task])
 
 
 def _read(path: str) -> bytes:
