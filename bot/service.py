@@ -50,7 +50,7 @@ from bot.i18n import negotiate
 from bot.plugins import Change, Command, Handler, Plugin, Route, Turn, Write
 from bot.store import merchants as M
 from bot.store import turns as T
-from bot.store.batch import TurnWrite
+from bot.store.batch import MarkSent, TurnWrite
 from bot.store.cache import Cached, StateCache
 from bot.store.db import Database
 from bot.store.files import FileStore
@@ -238,23 +238,23 @@ class Service:
         ids = [i for i in turn_ids if i is not None]
         if ids:
             now = self.clock()
-            await self.writer.run(lambda conn: T.mark_sent(conn, ids, now))
+            await self.writer.run(MarkSent(ids, now))
             self._sends(ids, "sent")
 
-    def mark_sent_soon(self, *turn_ids: int | None) -> None:
+    def mark_sent_soon(self, *turn_ids: int | None) -> asyncio.Task | None:
         """``mark_sent`` without waiting for it: the mark joins the next batch of turns
         (within ``MARK_LINGER``) instead of a commit of its own that the merchant's next turn
         would queue behind. A crash in that window can repeat these replies once, on a
-        redelivery, as a crash between sending and marking always could."""
+        redelivery, as a crash between sending and marking always could. Returns the task (None:
+        nothing to mark); ``close`` waits for those still under way."""
         ids = [i for i in turn_ids if i is not None]
         if not ids:
-            return
+            return None
         now = self.clock()
 
         async def mark() -> None:
             try:
-                await self.writer.run(lambda conn: T.mark_sent(conn, ids, now),
-                                      linger=MARK_LINGER)
+                await self.writer.run(MarkSent(ids, now), linger=MARK_LINGER)
             except Exception as exc:  # noqa: BLE001 - the redelivery sends them again
                 log.warning("replies not marked sent: %s", type(exc).__name__)
                 return
@@ -263,6 +263,7 @@ class Service:
         task = asyncio.create_task(mark())
         self._marks.add(task)
         task.add_done_callback(self._marks.discard)
+        return task  # a caller that closes before the service may wait for it
 
     def mark_failed(self, *turn_ids: int | None) -> None:
         """The channel could not deliver these turns' replies (after its own retries): they

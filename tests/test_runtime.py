@@ -208,6 +208,21 @@ async def test_replies_marked_sent_soon_are_marked_with_a_later_batch_or_at_clos
     assert row.sent_at is not None
 
 
+async def test_marks_of_sent_replies_in_one_batch_with_turns_mark_each_turn(open_service):
+    service = await open_service()
+    users = [f"k{i}" for i in range(10)]
+    results = await asyncio.gather(*(service.handle("t", u, Hello(), update_id=f"k-{u}")
+                                     for u in users))
+    # marks and the next turns of the same merchants, all at once: one batch or two
+    await asyncio.gather(*(service.mark_sent(r.turn_id) for r in results),
+                         *(service.handle("t", u, Choose("basic")) for u in users))
+    for result in results:
+        (row,) = await rows(service, Turn, id=result.turn_id)
+        assert row.sent_at is not None
+    unsent = [t for t in await rows(service, Turn) if t.sent_at is None]
+    assert len(unsent) == len(users)  # the second turns: nobody marked them
+
+
 # -- the cache and its version guard ---------------------------------------------------------
 async def test_a_write_by_another_process_is_noticed_and_the_turn_retried(open_service):
     first, second = await open_service(), await open_service()

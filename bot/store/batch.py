@@ -1,4 +1,4 @@
-"""A turn's writes as data: the version-guarded write of ``merchants`` (or a new merchant's
+"""A turn's writes as data (and the mark of its replies sent): the version-guarded write of ``merchants`` (or a new merchant's
 row), the turn's row in ``turns`` and its effects' rows.
 
 A ``TurnWrite`` is a plain writer job (call it with a ``Connection``: Core statements, one
@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Connection, Dialect
 
 from bot.engine.model import DropDocuments, RecordCertification, StoreDocument
@@ -119,6 +119,30 @@ class TurnWrite:
         return list(zip(merchant_ids, ids, strict=True))
 
 
+@dataclass(slots=True, eq=False)
+class MarkSent:
+    """Turns whose replies the channel delivered (``turns.mark_sent``), as data: a run of
+    them is one ``executemany`` instead of a savepoint and a statement each."""
+
+    ids: Sequence[int]
+    now: datetime
+    anywhere = True  # its turns committed in an earlier batch: order in this one is free
+
+    def __call__(self, conn: Connection) -> None:
+        T.mark_sent(conn, list(self.ids), self.now)
+
+    @staticmethod
+    def many(conn: Connection, marks: Sequence[MarkSent]) -> list[None]:
+        sql = _statements(conn.dialect).sent
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql.sql, sql.rows(
+                {"t_id": turn_id, "t_now": mark.now} for mark in marks for turn_id in mark.ids))
+        finally:
+            cursor.close()
+        return [None] * len(marks)
+
+
 def effects(conn: Connection, merchant_id: int, turn_effects: Iterable[Any],
             stored: Iterable[str], now: datetime) -> None:
     names = iter(stored)
@@ -141,8 +165,12 @@ class _Statements:
     advance: Prepared
     create: Prepared
     turn: Prepared
+    sent: Prepared
 
 
+_SENT = (update(T.turns)
+         .where(T.turns.c.id == bindparam("t_id"), T.turns.c.sent_at.is_(None))
+         .values(sent_at=bindparam("t_now")))
 _COMPILED: WeakKeyDictionary[Dialect, _Statements] = WeakKeyDictionary()
 
 
@@ -152,5 +180,6 @@ def _statements(dialect: Dialect) -> _Statements:
         found = _COMPILED[dialect] = _Statements(
             Prepared(M._ADVANCE, dialect),
             Prepared(insert(M.merchants), dialect, _MERCHANT_KEYS),
-            Prepared(insert(T.turns), dialect, _TURN_KEYS))
+            Prepared(insert(T.turns), dialect, _TURN_KEYS),
+            Prepared(_SENT, dialect))
     return found

@@ -151,18 +151,24 @@ class Writer:
         return await loop.run_in_executor(self._thread, self._plain_batch, jobs)
 
     def _plain_batch(self, jobs: list[Plain]) -> list[tuple[bool, Any]]:
+        # Jobs that may run anywhere in their batch (``anywhere``: marks of replies sent,
+        # whose turns committed before) go first, together; the rest keep their order.
+        order = sorted(range(len(jobs)), key=lambda i: not getattr(jobs[i], "anywhere", False))
         outcomes: list[tuple[bool, Any]] = []
         with self._sync.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
-                for many, run in _runs(jobs):
+                for many, run in _runs([jobs[i] for i in order]):
                     if many is not None and len(run) > 1:
                         done = _together(conn, many, run)
                         if done is not None:
                             outcomes += [(True, value) for value in done]
                             continue
                     outcomes += [_alone(conn, job) for job in run]
-        return outcomes
+        placed: list[tuple[bool, Any]] = [(False, None)] * len(jobs)
+        for i, outcome in zip(order, outcomes, strict=True):
+            placed[i] = outcome
+        return placed
 
     async def _on_connection(self, batch: list[tuple[Async, asyncio.Future]]) -> list:
         outcomes: list[tuple[bool, Any]] = []

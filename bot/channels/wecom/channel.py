@@ -53,6 +53,7 @@ class WeComChannel:
         self._queues: dict[str, deque[tuple[Inbound, asyncio.Future[None]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wakeups: dict[str, asyncio.Future[None]] = {}  # a worker waiting on its reply
+        self._marks: set[asyncio.Task] = set()  # replies being marked sent
         self._recent: OrderedDict[str, None] = OrderedDict()
 
     # -- intake ----------------------------------------------------------------------------
@@ -110,13 +111,14 @@ class WeComChannel:
     async def close(self, timeout: float = 10) -> None:
         """Let queued messages finish (bounded), then stop."""
         workers = list(self._workers.values())
-        if not workers:
-            return
-        _, pending = await asyncio.wait(workers, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1)
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1)
+        if self._marks:  # the database may close right after the channel
+            await asyncio.wait(list(self._marks), timeout=timeout)
 
     # -- one message -----------------------------------------------------------------------
     async def _process(self, message: Inbound, applied: asyncio.Future[None],
@@ -155,8 +157,11 @@ class WeComChannel:
             log.exception("wecom: a reply could not be sent")
             delivered = False
         if delivered:
-            # Not awaited: the mark joins the next batch of turns.
-            self.service.mark_sent_soon(result.turn_id)
+            # Not awaited here: the mark joins the next batch of turns (``close`` waits).
+            mark = self.service.mark_sent_soon(result.turn_id)
+            if mark is not None:
+                self._marks.add(mark)
+                mark.add_done_callback(self._marks.discard)
         else:  # left unsent in the outbox: WeCom's redelivery of the callback sends it
             self.service.mark_failed(result.turn_id)
 
