@@ -20,6 +20,7 @@ from bot.app import (
     open_service,
     reminder_worker,
     running_reminders,
+    settle_heap,
     until_stopped,
     warn_unencrypted,
 )
@@ -139,6 +140,7 @@ async def run(settings: Settings) -> None:
                 running_reminders(service, settings, senders),
                 serving_console(service, settings, senders),  # BOT_ADMIN_LISTEN, if set
                 serving_uploads(service, settings) as uploads):  # one page, every channel
+        settle_heap()
         await until_stopped(asyncio.gather(*(
             serve(service, settings, senders=senders, uploads=uploads) for serve in channels)))
 

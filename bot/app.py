@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -61,6 +62,15 @@ class MeteredService(Service):
             metrics.QUEUE_DEPTH.dec()
             metrics.TURNS.labels(channel, outcome).inc()
             metrics.TURN_SECONDS.labels(channel).observe(time.perf_counter() - started)
+
+
+def settle_heap() -> None:
+    """Once start-up is done: collect, then freeze what is left (the guide, the catalogs, the
+    modules, SQLAlchemy's metadata) out of the cyclic collector's reach. A full collection
+    then scans only what was made since, instead of pausing every merchant in flight for
+    about 150 ms to walk objects that live as long as the process."""
+    gc.collect()
+    gc.freeze()
 
 
 async def until_stopped(work: Awaitable[Any]) -> None:

@@ -89,6 +89,7 @@ class Handoffs:
         self._tasks: set[asyncio.Task] = set()
         self._open: set[int] | None = None
         self._open_read = 0.0
+        self._reading: asyncio.Future | None = None
 
     def add_listener(self, listener: Listener) -> None:
         """``listener(alert)``, plain or async, is called for every alert; its failure is
@@ -110,11 +111,21 @@ class Handoffs:
 
     async def _open_ids(self) -> set[int]:
         """Who is handed over, read again at most every OPEN_TTL seconds (a release by
-        another worker is seen within that) so that a turn does not pay a query."""
+        another worker is seen within that) so that a turn does not pay a query. One read at
+        a time: the turns that find the set stale together wait for the same read."""
         now = time.monotonic()
         if self._open is None or now - self._open_read > OPEN_TTL:
-            self._open, self._open_read = await handoffs.open_ids(self.service.db), now
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(self._read_open(now))
+            await asyncio.shield(self._reading)
         return self._open
+
+    async def _read_open(self, now: float) -> None:
+        try:
+            self._open = await self.service.reader.run(handoffs.open_ids)
+            self._open_read = now
+        finally:
+            self._reading = None
 
     async def ask(self, turn: Turn) -> list[Reply]:
         turn.repeat = False

@@ -151,5 +151,19 @@ class Translator:
         # translation yet falls back to English, and so do its values.
         msgid = message.msgid if isinstance(message, Msg) else message
         said_in = locale if locale == "en" or self.has(locale, msgid) else "en"
-        values = {k: self._value(said_in, v) for k, v in params.items()}
-        return text.format_map(values)
+        # Only the placeholders the text holds are formatted: a renderer passes every figure
+        # of the guide to every text, and formatting an amount through Babel costs more than
+        # the rest of a turn.
+        return text.format_map(_Values(self, said_in, params))
+
+
+class _Values:
+    """A message's parameters, each translated or formatted when ``format_map`` asks for it."""
+
+    __slots__ = ("_locale", "_params", "_translator")
+
+    def __init__(self, translator: Translator, locale: str, params: Mapping[str, Any]) -> None:
+        self._translator, self._locale, self._params = translator, locale, params
+
+    def __getitem__(self, key: str) -> Any:
+        return self._translator._value(self._locale, self._params[key])

@@ -2,9 +2,10 @@
 
 A turn: the merchant's state comes from the cache (or the database once), the pure engine runs
 on it, files are written and synced, and the turn is queued to the one writer, which puts every
-turn waiting into one transaction (a savepoint each) and one commit. A warm turn is the engine,
-one version-guarded UPDATE of ``merchants`` and one INSERT into ``turns``. Replies are returned
-only after the commit. A write another process got in first (version guard, UNIQUE, a
+turn waiting into one transaction and one commit. A warm turn is the engine, one
+version-guarded UPDATE of ``merchants`` and one INSERT into ``turns``, given to the writer as
+data (``TurnWrite``) so that on SQLite a batch's turns are two ``executemany``. Replies are
+returned only after the commit. A write another process got in first (version guard, UNIQUE, a
 serialisation failure) is retried on fresh state with backoff; when retries run out the
 merchant gets an apology, never a crash.
 """
@@ -12,12 +13,12 @@ merchant gets an apology, never a crash.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import multiprocessing
 import random
 import weakref
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import metrics
 from bot.engine.files import precheck
 from bot.engine.intake import upload_rule
 from bot.engine.machine import HELP, Guide
@@ -34,12 +36,10 @@ from bot.engine.messages import Msg
 from bot.engine.model import (
     Choose,
     DocumentRef,
-    DropDocuments,
     Event,
     Expect,
     Files,
     Outcome,
-    RecordCertification,
     Reply,
     State,
     StoreDocument,
@@ -50,9 +50,11 @@ from bot.i18n import negotiate
 from bot.plugins import Change, Command, Handler, Plugin, Route, Turn, Write
 from bot.store import merchants as M
 from bot.store import turns as T
+from bot.store.batch import MarkSent, TurnWrite
 from bot.store.cache import Cached, StateCache
 from bot.store.db import Database
 from bot.store.files import FileStore
+from bot.store.reader import Reader
 from bot.store.writer import Writer
 from bot.transcript import incoming, replies_from, replies_json
 
@@ -66,6 +68,8 @@ SERIALISATION = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadloc
 # waits this long from the turn's commit before taking them as lost and sending them.
 OUTBOX_LEASE = 8.0
 OUTBOX_POLL = 0.05
+MARK_LINGER = 0.05  # seconds a mark of sent replies may wait for a batch to join
+OUTBOX_REMEMBERED = 10_000  # turns whose channel is kept until it reports the send
 
 
 class ConcurrentUpdate(M.VersionConflict):
@@ -137,6 +141,7 @@ class Service:
         # (measured, 50 merchants at once: 177 against 116 turns/s for batches on one
         # connection, whose savepoints cost a round trip each).
         self.writer = Writer(db.engine, batched=db.url.get_backend_name() == "sqlite")
+        self.reader = Reader(db.engine)
         self.cache = StateCache()
         self.plugins: list[Plugin] = []
         self.commands: dict[str, Handler] = {"help": self._help}  # "/name" outside the engine
@@ -144,6 +149,8 @@ class Service:
         self.choice_prefixes: dict[str, Handler] = {}  # Choose ids "prefix:..." likewise
         self.routes: list[Route] = []  # may take an event from the engine (a handoff)
         self.desks: dict[str, object] = {}  # installed plugins by name, for the web pages
+        self._outbox: OrderedDict[int, str] = OrderedDict()  # turn id -> its channel
+        self._marks: set[asyncio.Task] = set()  # ``mark_sent_soon`` under way
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -199,6 +206,7 @@ class Service:
                         raise
                     failure = exc
                 self.cache.drop(key)
+                metrics.RETRIES.labels(type(failure).__name__).inc()
                 if attempt == 0 and isinstance(failure, M.VersionConflict):
                     # Most likely only this worker's cache is behind (another worker took
                     # the merchant's last answer): retried at once on the row as it is now.
@@ -235,7 +243,51 @@ class Service:
         ids = [i for i in turn_ids if i is not None]
         if ids:
             now = self.clock()
-            await self.writer.run(lambda conn: T.mark_sent(conn, ids, now))
+            await self.writer.run(MarkSent(ids, now))
+            self._sends(ids, "sent")
+
+    def mark_sent_soon(self, *turn_ids: int | None) -> asyncio.Task | None:
+        """``mark_sent`` without waiting for it: the mark joins the next batch of turns
+        (within ``MARK_LINGER``) instead of a commit of its own that the merchant's next turn
+        would queue behind. A crash in that window can repeat these replies once, on a
+        redelivery, as a crash between sending and marking always could. Returns the task (None:
+        nothing to mark); ``close`` waits for those still under way."""
+        ids = [i for i in turn_ids if i is not None]
+        if not ids:
+            return None
+        now = self.clock()
+
+        async def mark() -> None:
+            try:
+                await self.writer.run(MarkSent(ids, now), linger=MARK_LINGER)
+            except Exception as exc:  # noqa: BLE001 - the redelivery sends them again
+                log.warning("replies not marked sent: %s", type(exc).__name__)
+                return
+            self._sends(ids, "sent")
+
+        task = asyncio.create_task(mark())
+        self._marks.add(task)
+        task.add_done_callback(self._marks.discard)
+        return task  # a caller that closes before the service may wait for it
+
+    def mark_failed(self, *turn_ids: int | None) -> None:
+        """The channel could not deliver these turns' replies (after its own retries): they
+        stay unsent in the outbox (a redelivery sends them), counted as failed sends."""
+        self._sends([i for i in turn_ids if i is not None], "failed")
+
+    def _sends(self, turn_ids: list[int], result: str) -> None:
+        for turn_id in turn_ids:
+            channel = self._outbox.pop(turn_id, None)
+            if channel is not None:
+                metrics.SENDS.labels(channel, result).inc()
+
+    def _awaiting_send(self, channel: str, turn_id: int | None) -> int | None:
+        """Remember which channel a turn's replies are for, until it says how sending went."""
+        if turn_id is not None:
+            self._outbox[turn_id] = channel
+            while len(self._outbox) > OUTBOX_REMEMBERED:
+                self._outbox.popitem(last=False)
+        return turn_id
 
     async def record(self, channel: str, user_key: str, replies: list[Reply], *,
                      author: str | None = None) -> int | None:
@@ -248,13 +300,17 @@ class Service:
             return None
         state, now = item.state, self.clock()
         stored = replies_json(replies)
-        return await self.writer.run(lambda conn: T.add(
+        return self._awaiting_send(channel, await self.writer.run(lambda conn: T.add(
             conn, merchant_id=item.id, channel=channel, update_key=None, flow=state.flow,
-            step=state.step, incoming=None, replies=stored, author=author, now=now))
+            step=state.step, incoming=None, replies=stored, author=author, now=now)))
 
     async def close(self) -> None:
-        """Let the writer's thread and its connection go (the database is the caller's)."""
+        """Let the writer's and reader's threads and connections go (the database is the
+        caller's)."""
+        if self._marks:
+            await asyncio.wait(list(self._marks), timeout=10)
         await self.writer.close()
+        await self.reader.close()
 
     def today(self, timezone: str, now: datetime) -> date:
         return now.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
@@ -269,7 +325,7 @@ class Service:
     async def _cached(self, key: tuple[str, str]) -> Cached | None:
         item = self.cache.get(key)
         if item is None:
-            snap = await M.load(self.db.engine, *key)
+            snap = await self.reader.run(lambda conn: M.load(conn, *key))
             if snap is None:
                 return None
             item = Cached(snap.id, snap.version, snap.timezone, self._state(snap))
@@ -300,7 +356,8 @@ class Service:
             replies = replies_from(stored.replies)
         state = await self._current(key)
         return Result(replies, self.guide.expects(state), state.locale, duplicate=True,
-                      documents=list(state.documents), turn_id=stored.id if replies else None)
+                      documents=list(state.documents),
+                      turn_id=self._awaiting_send(key[0], stored.id) if replies else None)
 
     async def _unsent(self, stored: T.Stored) -> bool:
         """Wait out the lease of whoever applied the turn; True when its replies are still
@@ -356,11 +413,11 @@ class Service:
             writes = self._on_turn(key, cached, before, outcome, now)
             stored = await self._store_files(outcome)  # written and synced before queueing
             plain = self._plain_job(key, cached, event, update_id, outcome, stored, now)
-            job = self.writer.run(plain) if not writes else self.writer.run_async(
+            job = self._plain(plain, cached, outcome) if not writes else self.writer.run_async(
                 self._hooked_job(key, cached, event, outcome, writes, plain, now))
         else:
             job = self.writer.run_async(self._command_job(
-                key, cached, event, update_id, copy.deepcopy(state), handler, arg, today, now,
+                key, cached, event, update_id, state.copy(), handler, arg, today, now,
                 after))
         merchant_id, turn_id, timezone, outcome = await job
         self.cache.put(key, Cached(merchant_id, cached.version + 1, timezone, outcome.state))
@@ -368,6 +425,8 @@ class Service:
             await asyncio.to_thread(action)
         log.info("%s event %s -> %s.%s", channel, type(event).__name__,
                  outcome.state.flow, outcome.state.step)
+        if outcome.replies:
+            self._awaiting_send(channel, turn_id)
         return Result(outcome.replies, outcome.expects, outcome.state.locale,
                       documents=list(outcome.state.documents), turn_id=turn_id)
 
@@ -388,15 +447,6 @@ class Service:
         return [await asyncio.to_thread(self.files.store, e.ref.kind, e.data)
                 for e in outcome.effects if isinstance(e, StoreDocument)]
 
-    def _begin(self, conn: Connection, key, cached: Cached, state: State, now) -> int:
-        """The version-guarded write, first: a new merchant is inserted (UNIQUE decides
-        between two processes), a known one must still be at the cached version."""
-        sealed = self.seal(state.to_json())
-        if cached.id is None:
-            return M.create(conn, *key, state.locale, cached.timezone, sealed, now)
-        M.advance(conn, cached.id, cached.version, state=sealed, locale=state.locale, now=now)
-        return cached.id
-
     def _record(self, conn: Connection, key, merchant_id, before: State, event, update_id,
                 outcome: Outcome, now) -> int:
         return T.add(
@@ -405,30 +455,34 @@ class Service:
             incoming=incoming(event, self.guide.current_step(before)),
             replies=replies_json(outcome.replies), now=now)
 
-    def _plain_job(self, key, cached, event, update_id, outcome, stored, now):
+    def _plain_job(self, key, cached, event, update_id, outcome, stored, now) -> TurnWrite:
         """The hot path: the guarded UPDATE (or the new merchant's INSERT), the turn's row,
-        the effects' rows. Core statements on the writer's connection, nothing else."""
-        def job(conn: Connection):
-            merchant_id = self._begin(conn, key, cached, outcome.state, now)
-            turn_id = self._record(conn, key, merchant_id, cached.state, event, update_id,
-                                   outcome, now)
-            self._effects(conn, merchant_id, outcome.effects, stored, now)
-            return merchant_id, turn_id, cached.timezone, outcome
+        the effects' rows, as data the writer runs with a batch of others."""
+        state = outcome.state
+        return TurnWrite(
+            channel=key[0], user_key=key[1], merchant_id=cached.id, version=cached.version,
+            locale=state.locale, timezone=cached.timezone, state=self.seal(state.to_json()),
+            update_key=update_id, flow=state.flow, step=state.step,
+            incoming=incoming(event, self.guide.current_step(cached.state)),
+            replies=replies_json(outcome.replies), now=now, effects=outcome.effects,
+            stored=stored)
 
-        return job
+    async def _plain(self, plain: TurnWrite, cached: Cached, outcome: Outcome):
+        merchant_id, turn_id = await self.writer.run(plain)
+        return merchant_id, turn_id, cached.timezone, outcome
 
     def _hooked_job(self, key, cached, event, outcome, writes, plain, now):
         """The hot path's statements, then the plugins' writes through the ORM."""
         async def job(conn: AsyncConnection):
-            done = await conn.run_sync(plain)
+            merchant_id, turn_id = await conn.run_sync(plain)
             async with M.plugin_session(conn) as session:
-                merchant = await M.row(session, done[0])
+                merchant = await M.row(session, merchant_id)
                 turn = Turn(self, session, merchant, outcome.state, event, "", now,
                             outcome.effects)
                 for write in writes:
                     await write(turn)
                 await session.commit()  # its savepoint, inside the batch
-            return done
+            return merchant_id, turn_id, cached.timezone, outcome
 
         return job
 
@@ -465,19 +519,6 @@ class Service:
             return merchant_id, turn_id, timezone, outcome
 
         return job
-
-    @staticmethod
-    def _effects(conn: Connection, merchant_id: int, effects, stored: Iterable[str],
-                 now) -> None:
-        names = iter(stored)
-        for effect in effects:
-            if isinstance(effect, StoreDocument):
-                M.add_document(conn, merchant_id, effect.ref, effect.step, next(names), now)
-            elif isinstance(effect, DropDocuments):
-                M.drop_documents(conn, merchant_id, effect.category)
-            elif isinstance(effect, RecordCertification):
-                M.record_certification(conn, merchant_id, effect.kind, effect.status,
-                                       effect.reason, now)
 
     async def _help(self, turn: Turn) -> list[Reply]:
         render = self.guide.render

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -12,8 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot import logs
 from bot.app import open_service
 from bot.config import Settings
-from bot.engine.model import Hello
+from bot.engine.model import Choose, Hello, Text
+from bot.service import Service
 from bot.store.db import Database
+from bot.store.files import FileStore
 from bot.web.ops import Operations
 
 ID = "11010519491231002X"
@@ -85,6 +88,62 @@ async def test_metrics_count_the_turns_of_the_service(tmp_path, database_url):
     assert sample(after, "bot_queue_depth") == 0
     for family in ("bot_batch_size", "bot_retries", "bot_sends"):
         assert f"# TYPE {family}" in after
+
+
+async def metrics_of(service) -> str:
+    client = await client_for(service.db)
+    try:
+        return await (await client.get("/metrics")).text()
+    finally:
+        await client.close()
+
+
+async def test_metrics_observe_each_committed_batch(tmp_path, database_url):
+    settings = Settings(_env_file=None, bot_data_dir=tmp_path, bot_database_url=database_url)
+    async with open_service(settings) as service:
+        before = await metrics_of(service)
+        await asyncio.gather(*(service.handle("console", f"b{i}", Hello(), update_id=f"b{i}")
+                               for i in range(12)))
+        after = await metrics_of(service)
+    turns = sample(after, "bot_batch_size_sum") - sample(before, "bot_batch_size_sum")
+    batches = sample(after, "bot_batch_size_count") - sample(before, "bot_batch_size_count")
+    assert turns == 12  # every turn committed once, in some batch
+    if service.db.is_sqlite:  # group commit: fewer transactions than turns
+        assert 1 <= batches < 12
+    else:  # a transaction per turn, many at once
+        assert batches == 12
+
+
+async def test_metrics_count_a_retried_turn(tmp_path, database_url):
+    settings = Settings(_env_file=None, bot_data_dir=tmp_path, bot_database_url=database_url)
+    async with open_service(settings) as service:
+        other_db = Database(database_url)
+        other = Service(service.guide, other_db, FileStore(tmp_path / "other"))
+        try:
+            await service.handle("console", "r1", Hello())
+            await other.handle("console", "r1", Choose("basic"))  # behind the first's back
+            before = await metrics_of(service)
+            await service.handle("console", "r1", Text("宁波海岸贸易有限公司"))
+            after = await metrics_of(service)
+        finally:
+            await other.close()
+            await other_db.close()
+    assert sample(after, "bot_retries_total", reason="VersionConflict") == sample(
+        before, "bot_retries_total", reason="VersionConflict") + 1
+
+
+async def test_metrics_count_sends_by_channel_and_result(tmp_path, database_url):
+    settings = Settings(_env_file=None, bot_data_dir=tmp_path, bot_database_url=database_url)
+    async with open_service(settings) as service:
+        before = await metrics_of(service)
+        first = await service.handle("telegram", "s1", Hello(), update_id="s1")
+        second = await service.handle("telegram", "s2", Hello(), update_id="s2")
+        await service.mark_sent(first.turn_id)  # what a channel does once delivered
+        service.mark_failed(second.turn_id)  # and when it could not deliver
+        after = await metrics_of(service)
+    for result in ("sent", "failed"):
+        assert sample(after, "bot_sends_total", channel="telegram", result=result) == sample(
+            before, "bot_sends_total", channel="telegram", result=result) + 1
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])

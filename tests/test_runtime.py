@@ -122,6 +122,107 @@ async def test_replies_are_released_only_after_the_commit(open_service, path):
     assert service.writer.batches < 20
 
 
+async def warm(service, users):
+    await asyncio.gather(*(service.handle("t", u, Hello(), update_id=f"hello-{u}")
+                           for u in users))
+
+
+async def test_a_batch_of_turns_is_stored_as_one_turn_alone_is(open_service):
+    service = await open_service()
+    # "solo" is answered alone (a batch of one); the crowd together, in batches of many.
+    crowd = [f"c{i}" for i in range(16)]
+    script = [Hello(), Choose("basic"), Text("宁波海岸贸易有限公司"), Text("/status")]
+    for n, event in enumerate(script):
+        await service.handle("t", "solo", event, update_id=f"solo-{n}")
+    batches = service.writer.batches
+    for n, event in enumerate(script):
+        await asyncio.gather(*(service.handle("t", u, event, update_id=f"{u}-{n}")
+                               for u in crowd))
+    assert service.writer.batches - batches < len(crowd) * len(script) / 4
+
+    def view(merchant, turns):
+        return (merchant.state, merchant.locale, merchant.version, merchant.timezone,
+                [(t.flow, t.step, t.incoming, t.replies, t.author, t.sent_at) for t in turns])
+
+    (solo,) = await rows(service, Merchant, user_key="solo")
+    expected = view(solo, await rows(service, Turn, merchant_id=solo.id))
+    for user in crowd:
+        (merchant,) = await rows(service, Merchant, user_key=user)
+        turns = await rows(service, Turn, merchant_id=merchant.id)
+        assert view(merchant, turns) == expected
+        assert [t.update_key for t in turns] == [f"{user}-{n}" for n in range(len(script))]
+        assert all(t.created_at.year >= 2026 for t in turns)
+
+
+async def test_a_stale_turn_in_a_batch_is_retried_alone(open_service):
+    first, second = await open_service(), await open_service()
+    users = [f"m{i}" for i in range(10)]
+    await warm(first, users)
+    await second.handle("t", "m3", Choose("basic"))  # m3 moved on behind the first's back
+    results = await asyncio.gather(*(first.handle("t", u, Choose("basic"), update_id=f"b-{u}")
+                                     for u in users))
+    by_user = dict(zip(users, results, strict=True))
+    # Everyone else went to the company name together; m3's turn ran again on what the
+    # second service wrote (a second "basic" on that question is not an answer).
+    assert all(r.expects.step == "basic.company_name" for u, r in by_user.items() if u != "m3")
+    (m3,) = await rows(first, Merchant, user_key="m3")
+    assert m3.version == 3
+    assert {t.update_key for t in await rows(first, Turn)} >= {f"b-{u}" for u in users}
+    ids = [r.turn_id for r in results]
+    assert len(set(ids)) == len(users)
+    for user, result in by_user.items():
+        (turn,) = await rows(first, Turn, id=result.turn_id)
+        assert turn.update_key == f"b-{user}"
+
+
+async def test_an_update_applied_before_in_a_batch_is_a_duplicate_alone(open_service):
+    service = await open_service()
+    users = [f"d{i}" for i in range(10)]
+    await warm(service, users)
+    await service.handle("t", "d5", Choose("basic"), update_id="seen")
+    results = await asyncio.gather(*(
+        service.handle("t", u, Choose("basic"), update_id="seen" if u == "d5" else f"x-{u}")
+        for u in users))
+    assert [r.duplicate for r in results] == [u == "d5" for u in users]
+    assert all(r.expects.step == "basic.company_name" for r in results)
+    assert len(await rows(service, Turn, update_key="seen")) == 1
+    (d5,) = await rows(service, Merchant, user_key="d5")
+    assert d5.version == 2
+
+
+async def test_replies_marked_sent_soon_are_marked_with_a_later_batch_or_at_close(
+        open_service):
+    service = await open_service()
+    first = await service.handle("t", "s1", Hello(), update_id="s1")
+    service.mark_sent_soon(first.turn_id)  # returns at once
+    second = await service.handle("t", "s2", Hello(), update_id="s2")
+    for _ in range(100):
+        (row,) = await rows(service, Turn, id=first.turn_id)
+        if row.sent_at is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert row.sent_at is not None
+    service.mark_sent_soon(second.turn_id)
+    await service.close()  # what lingers is committed before the writer goes
+    (row,) = await rows(service, Turn, id=second.turn_id)
+    assert row.sent_at is not None
+
+
+async def test_marks_of_sent_replies_in_one_batch_with_turns_mark_each_turn(open_service):
+    service = await open_service()
+    users = [f"k{i}" for i in range(10)]
+    results = await asyncio.gather(*(service.handle("t", u, Hello(), update_id=f"k-{u}")
+                                     for u in users))
+    # marks and the next turns of the same merchants, all at once: one batch or two
+    await asyncio.gather(*(service.mark_sent(r.turn_id) for r in results),
+                         *(service.handle("t", u, Choose("basic")) for u in users))
+    for result in results:
+        (row,) = await rows(service, Turn, id=result.turn_id)
+        assert row.sent_at is not None
+    unsent = [t for t in await rows(service, Turn) if t.sent_at is None]
+    assert len(unsent) == len(users)  # the second turns: nobody marked them
+
+
 # -- the cache and its version guard ---------------------------------------------------------
 async def test_a_write_by_another_process_is_noticed_and_the_turn_retried(open_service):
     first, second = await open_service(), await open_service()

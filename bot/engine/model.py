@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,8 @@ class Flow:
     start: str
     steps: dict[str, Step]
     source: str  # file the flow came from, for error messages
+    # What is derived from the steps alone, worked out once (see ``progress``).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def questions(self) -> list[Step]:
         return [s for s in self.steps.values() if s.is_question]
@@ -96,6 +99,13 @@ class State:
     documents: list[DocumentRef] = field(default_factory=list)
     certifications: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def copy(self) -> State:
+        """A copy the engine may change freely (``copy.deepcopy``'s result, at a fraction of
+        its cost: the state is JSON data and frozen documents)."""
+        return State(self.locale, self.flow, self.step, _copied(self.answers),
+                     list(self.stack), _copied(self.pending), list(self.documents),
+                     _copied(self.certifications))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "flow": self.flow,
@@ -104,6 +114,20 @@ class State:
             "stack": self.stack,
             "pending": self.pending,
         }
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of JSON-like data; anything else goes through ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, _IMMUTABLE) else _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [v if isinstance(v, _IMMUTABLE) else _copied(v) for v in value]
+    if isinstance(value, _IMMUTABLE):
+        return value
+    return copy.deepcopy(value)
 
 
 # Events: what a channel hands the service, and the service the engine.

@@ -49,8 +49,18 @@ def _next_targets(step: Step) -> list[str]:
     return [step.next]
 
 
-def questions_ahead(flow: Flow, start: str, done: frozenset[str]) -> set[int]:
-    """How many new questions each path from ``start`` (not counted itself) may still ask."""
+def questions_ahead(flow: Flow, start: str, done: frozenset[str]) -> frozenset[int]:
+    """How many new questions each path from ``start`` (not counted itself) may still ask.
+    Kept on the flow (steps never change once loaded): every question a merchant is asked
+    shows its counter, and walking the paths again each time was a fair part of a turn."""
+    key = (start, done)
+    found = flow.memo.get(key)
+    if found is None:
+        found = flow.memo[key] = frozenset(_questions_ahead(flow, start, done))
+    return found
+
+
+def _questions_ahead(flow: Flow, start: str, done: frozenset[str]) -> set[int]:
     memo: dict[tuple[str, frozenset[str]], set[int]] = {}
 
     def walk(step_id: str, seen: frozenset[str]) -> set[int]:
@@ -78,7 +88,7 @@ def progress(state: State, flow: Flow, step: Step) -> Progress:
     k = before.index(step.id) + 1 if step.id in before else len(before) + 1
     ahead = questions_ahead(flow, step.id, frozenset(before))
     known = len(set(before) | {step.id})  # a loop back to an earlier question adds none
-    return Progress(k, known + ahead.pop() if len(ahead) == 1 else None)
+    return Progress(k, known + next(iter(ahead)) if len(ahead) == 1 else None)
 
 
 def _reaches_an_end(flow: Flow, start: str, avoid: str) -> bool:
@@ -98,5 +108,10 @@ def _reaches_an_end(flow: Flow, start: str, avoid: str) -> bool:
 def ahead_steps(flow: Flow, start: str) -> list[Step]:
     """Questions every path from ``start`` on (itself included) still asks, in flow order:
     a question on only one side of a fork is not yet known to be needed."""
-    return [s for s in flow.questions()
-            if s.id == start or not _reaches_an_end(flow, start, avoid=s.id)]
+    key = ("ahead_steps", start)
+    found = flow.memo.get(key)
+    if found is None:
+        found = flow.memo[key] = tuple(
+            s for s in flow.questions()
+            if s.id == start or not _reaches_an_end(flow, start, avoid=s.id))
+    return list(found)

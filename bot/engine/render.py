@@ -42,13 +42,28 @@ class Renderer:
         self.params: dict[str, Any] = dict(figures)
         if "sm_export_usd" in figures:
             self.params["sm_export_usd"] = Money(figures["sm_export_usd"], "USD")
+        self._static: dict[tuple[str, str], str] = {}
+        self._labels: dict[tuple[str, str], str] = {}
 
     # -- plain text ----------------------------------------------------------------------
     def text(self, locale: str, message: Msg | str) -> str:
-        return self.translator(locale, message, **self.params)
+        # A message without parameters of its own reads the same every time (the figures
+        # and catalogs are fixed once loaded): translated once per locale.
+        static = type(message) is str or (type(message) is Msg and not message.params)
+        if not static:
+            return self.translator(locale, message, **self.params)
+        key = (locale, message if type(message) is str else message.msgid)
+        found = self._static.get(key)
+        if found is None:
+            found = self._static[key] = self.translator(locale, message, **self.params)
+        return found
 
     def label(self, locale: str, option: Option) -> str:
-        return self.translator(locale, option.label)
+        key = (locale, option.label)
+        found = self._labels.get(key)
+        if found is None:
+            found = self._labels[key] = self.translator(locale, option.label)
+        return found
 
     def breadcrumb(self, locale: str, path: Iterable[str]) -> str:
         return BREADCRUMB.join(self.translator(locale, label) for label in path)

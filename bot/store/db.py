@@ -6,6 +6,7 @@ default) or PostgreSQL (``postgresql+asyncpg://user:password@host/db``) for seve
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -14,8 +15,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -23,6 +24,12 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key of the schema upgrade (any constant the application owns).
 MIGRATION_LOCK = 0x6A6F_6E65_7773
 MIGRATION_WAIT_MS = 120_000  # SQLite: how long a starting worker waits for another's upgrade
+
+
+# JSON columns as UTF-8 text, compact: the replies and answers are mostly Chinese, which the
+# default escapes to six bytes a character (twice the UTF-8); fewer bytes to write and sync on
+# every turn, and a little less encoding work. Rows stored either way read back the same.
+json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -43,6 +50,16 @@ def sqlite_begin(conn: Connection) -> None:
     # in the busy handler instead of failing when its read turns into a write.
     mode = conn.get_execution_options().get("sqlite_begin", "")
     conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def sqlite_twin(engine: AsyncEngine) -> Engine:
+    """A synchronous engine on the same SQLite file, with the same pragmas: the writer's and
+    the reader's own connections, used from their threads."""
+    url = engine.url.set(drivername="sqlite+pysqlite")
+    sync = create_engine(url, hide_parameters=True, json_serializer=json_text)
+    event.listen(sync, "connect", sqlite_pragmas)
+    event.listen(sync, "begin", sqlite_begin)
+    return sync
 
 
 def private_file(path: Path) -> None:
@@ -77,7 +94,8 @@ class Database:
         if database and database != ":memory:" and not database.startswith("file:"):
             private_file(Path(database))
         # hide_parameters: SQL logs and errors must never show answers (ID numbers among them)
-        self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True,
+                                                       json_serializer=json_text)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", sqlite_begin)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.db import Database
@@ -108,8 +109,10 @@ async def mark_alerted(db: Database, merchant_id: int, now: datetime) -> None:
             row.alerted_at = now
 
 
-async def open_ids(db: Database) -> set[int]:
-    """Merchants handed over to a person right now."""
-    async with db.session() as session:
-        rows = await session.scalars(select(Handoff.merchant_id).where(Handoff.closed_at.is_(None)))
-        return set(rows)
+_OPEN = select(Handoff.__table__.c.merchant_id).where(Handoff.__table__.c.closed_at.is_(None))
+
+
+def open_ids(conn: Connection) -> set[int]:
+    """Merchants handed over to a person right now (a ``bot.store.reader.Reader`` read: a
+    plain read, not a session that would take SQLite's write lock)."""
+    return set(conn.execute(_OPEN).scalars())

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.engine.model import DocumentRef
 from bot.store.models import Certification, Document, Merchant
@@ -43,28 +43,32 @@ class Snapshot:
     certifications: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-_BY_KEY = select(merchants.c.id, merchants.c.version, merchants.c.locale, merchants.c.timezone,
-                 merchants.c.state)
+_BY_KEY = (select(merchants.c.id, merchants.c.version, merchants.c.locale,
+                  merchants.c.timezone, merchants.c.state)
+           .where(merchants.c.channel == bindparam("m_channel"),
+                  merchants.c.user_key == bindparam("m_user_key")))
 
 
-async def load(engine: AsyncEngine, channel: str, user_key: str) -> Snapshot | None:
-    async with engine.connect() as conn:
-        row = (await conn.execute(_BY_KEY.where(
-            merchants.c.channel == channel, merchants.c.user_key == user_key))).first()
-        if row is None:
-            return None
-        docs = await conn.execute(
-            select(documents.c.sha256, documents.c.category, documents.c.name,
-                   documents.c.kind, documents.c.size, documents.c.phash)
-            .where(documents.c.merchant_id == row.id).order_by(documents.c.id))
-        certs = await conn.execute(
-            select(certifications.c.kind, certifications.c.status, certifications.c.reason)
-            .where(certifications.c.merchant_id == row.id))
-        return Snapshot(
-            row.id, row.version, row.locale, row.timezone, row.state or {},
-            [DocumentRef(*d) for d in docs],
-            {c.kind: {"status": c.status, "reason": c.reason} for c in certs},
-        )
+_DOCUMENTS = (select(documents.c.sha256, documents.c.category, documents.c.name,
+                     documents.c.kind, documents.c.size, documents.c.phash)
+              .where(documents.c.merchant_id == bindparam("m_id")).order_by(documents.c.id))
+_CERTIFICATIONS = (select(certifications.c.kind, certifications.c.status,
+                          certifications.c.reason)
+                   .where(certifications.c.merchant_id == bindparam("m_id")))
+
+
+def load(conn: Connection, channel: str, user_key: str) -> Snapshot | None:
+    """The merchant's conversation (a ``bot.store.reader.Reader`` read); None: not stored."""
+    row = conn.execute(_BY_KEY, {"m_channel": channel, "m_user_key": user_key}).first()
+    if row is None:
+        return None
+    docs = conn.execute(_DOCUMENTS, {"m_id": row.id})
+    certs = conn.execute(_CERTIFICATIONS, {"m_id": row.id})
+    return Snapshot(
+        row.id, row.version, row.locale, row.timezone, row.state or {},
+        [DocumentRef(*d) for d in docs],
+        {c.kind: {"status": c.status, "reason": c.reason} for c in certs},
+    )
 
 
 # Built once: executing the same statement object skips building and keying a new one, which

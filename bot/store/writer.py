@@ -10,7 +10,12 @@ Core statements only); an *async* job is a coroutine function of an ``AsyncConne
 plugin's ORM work, rare). On SQLite the plain jobs of a batch run in one hop to the writer's
 own thread on a ``sqlite3`` connection: a statement costs microseconds there, against several
 thread hops each through aiosqlite, and SQLite has one writer per file anyway; one commit per
-batch turns N fsyncs into one. Batched with an async driver, every job runs on one async
+batch turns N fsyncs into one. Consecutive jobs that can be written together (a ``many``
+attribute: ``bot.store.batch.TurnWrite``) are handed over as a run, in a savepoint of their own:
+one ``executemany`` per table for the run, redone job by job when anything in it fails. A job
+that need not be durable at once (``run(linger=)``: a reply marked sent) waits a little for
+a batch to join rather than paying a commit, and an fsync, of its own. Batched with an async
+driver, every job runs on one async
 connection through ``run_sync``, one commit per batch as well; on PostgreSQL, where each
 savepoint is a round trip, a transaction per turn, many at once on the pool
 (``batched=False``), measured faster and is what the service uses there.
@@ -20,15 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.db import sqlite_begin, sqlite_pragmas
+from bot import metrics
+from bot.store.db import sqlite_twin
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +51,41 @@ class Writer:
         self.batched = batched
         self._plain: list[tuple[Plain, asyncio.Future]] = []
         self._async: list[tuple[Async, asyncio.Future]] = []
+        self._lazy: list[tuple[Plain, asyncio.Future]] = []  # see ``run(linger=)``
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = False
         self._running: asyncio.Task | None = None
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if engine.url.get_backend_name() == "sqlite":
-            self._sync = _sqlite_twin(engine)
+            self._sync = sqlite_twin(engine)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="writer")
         self.batches = 0  # committed batches, for figures and tests
         self.turns = 0
 
-    async def run(self, job: Plain) -> Any:
-        """Run the plain ``job`` in the next batch; its result once the batch committed."""
-        return await self._submit(self._plain, job)
+    async def run(self, job: Plain, *, linger: float | None = None) -> Any:
+        """Run the plain ``job`` in the next batch; its result once the batch committed.
+        ``linger`` (seconds): a job that need not be durable at once (a reply marked sent)
+        waits up to that long for a batch to join instead of paying a commit of its own."""
+        if linger is None or not self.batched:
+            return await self._submit(self._plain, job)
+        future = asyncio.get_running_loop().create_future()
+        self._lazy.append((job, future))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(linger, self._linger_over)
+        return await future
 
     async def run_async(self, job: Async) -> Any:
         return await self._submit(self._async, job)
 
     async def close(self) -> None:
+        """Commit what is still lingering, then let the thread and its connection go."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._lazy:
+            self._linger_over()
+        if self._running is not None and not self._running.done():
+            await asyncio.wait([self._running])
         if self._thread is not None:
             self._thread.shutdown(wait=True)
         if self._sync is not None:
@@ -71,15 +94,29 @@ class Writer:
     async def _submit(self, queue: list, job) -> Any:
         if not self.batched:
             async with self.engine.begin() as conn:
-                return await (job(conn) if queue is self._async else conn.run_sync(job))
+                done = await (job(conn) if queue is self._async else conn.run_sync(job))
+            metrics.BATCH_SIZE.observe(1)  # its own transaction, committed
+            return done
         future = asyncio.get_running_loop().create_future()
         queue.append((job, future))
         if self._running is None or self._running.done():
             self._running = asyncio.create_task(self._drain())
         return await future
 
+    def _linger_over(self) -> None:
+        self._timer = None
+        self._due = True  # the lingering jobs go with the next batch, alone if need be
+        if self._lazy and (self._running is None or self._running.done()):
+            self._running = asyncio.create_task(self._drain())
+
     async def _drain(self) -> None:
-        while self._plain or self._async:
+        while self._plain or self._async or (self._lazy and self._due):
+            if self._lazy:  # they ride along with whatever commits next
+                self._plain[:0], self._lazy = self._lazy, []
+                self._due = False
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
             plain, self._plain = self._plain[: self.max_batch], self._plain[self.max_batch:]
             if plain and self._sync is not None:
                 await self._commit(plain, self._in_thread)
@@ -99,6 +136,7 @@ class Writer:
         else:
             self.batches += 1
             self.turns += len(batch)
+            metrics.BATCH_SIZE.observe(len(batch))
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
@@ -113,21 +151,24 @@ class Writer:
         return await loop.run_in_executor(self._thread, self._plain_batch, jobs)
 
     def _plain_batch(self, jobs: list[Plain]) -> list[tuple[bool, Any]]:
+        # Jobs that may run anywhere in their batch (``anywhere``: marks of replies sent,
+        # whose turns committed before) go first, together; the rest keep their order.
+        order = sorted(range(len(jobs)), key=lambda i: not getattr(jobs[i], "anywhere", False))
         outcomes: list[tuple[bool, Any]] = []
         with self._sync.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
-                for job in jobs:
-                    # The savepoint by hand: SQLAlchemy's nested transaction object costs
-                    # more than the turn's own statements here.
-                    conn.exec_driver_sql("SAVEPOINT turn")
-                    try:
-                        outcomes.append((True, job(conn)))
-                    except Exception as exc:  # noqa: BLE001 - that caller gets it
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT turn")
-                        outcomes.append((False, exc))
-                    conn.exec_driver_sql("RELEASE SAVEPOINT turn")
-        return outcomes
+                for many, run in _runs([jobs[i] for i in order]):
+                    if many is not None and len(run) > 1:
+                        done = _together(conn, many, run)
+                        if done is not None:
+                            outcomes += [(True, value) for value in done]
+                            continue
+                    outcomes += [_alone(conn, job) for job in run]
+        placed: list[tuple[bool, Any]] = [(False, None)] * len(jobs)
+        for i, outcome in zip(order, outcomes, strict=True):
+            placed[i] = outcome
+        return placed
 
     async def _on_connection(self, batch: list[tuple[Async, asyncio.Future]]) -> list:
         outcomes: list[tuple[bool, Any]] = []
@@ -143,17 +184,52 @@ class Writer:
         return outcomes
 
 
+def _runs(jobs: list[Plain]) -> Iterator[tuple[Callable | None, list[Plain]]]:
+    """Consecutive jobs that can be written together (the same ``many``), in order: a run
+    keeps the order of the ids its rows get."""
+    run: list[Plain] = []
+    kind = None
+    for job in jobs:
+        many = getattr(job, "many", None)
+        if run and (many is None or many is not kind):
+            yield kind, run
+            run = []
+        kind = many
+        run.append(job)
+    if run:
+        yield kind, run
+
+
+def _together(conn: Connection, many: Callable, run: list[Plain]) -> list | None:
+    """The run in one savepoint with its ``many``; None (rolled back) when any of it failed:
+    then each job is done alone and only the failing ones' callers get an error."""
+    conn.exec_driver_sql("SAVEPOINT run")
+    try:
+        done = many(conn, run)
+    except Exception as exc:  # noqa: BLE001 - redone one by one below
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT run")
+        log.debug("a run of %d turns is redone turn by turn: %s", len(run),
+                  type(exc).__name__)
+        done = None
+    conn.exec_driver_sql("RELEASE SAVEPOINT run")
+    return done
+
+
+def _alone(conn: Connection, job: Plain) -> tuple[bool, Any]:
+    # The savepoint by hand: SQLAlchemy's nested transaction object costs more than the
+    # turn's own statements here.
+    conn.exec_driver_sql("SAVEPOINT turn")
+    try:
+        outcome = (True, job(conn))
+    except Exception as exc:  # noqa: BLE001 - that caller gets it
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT turn")
+        outcome = (False, exc)
+    conn.exec_driver_sql("RELEASE SAVEPOINT turn")
+    return outcome
+
+
 def _on_async(job: Plain) -> Async:
     async def run(conn: AsyncConnection) -> Any:
         return await conn.run_sync(job)
 
     return run
-
-
-def _sqlite_twin(engine: AsyncEngine) -> Engine:
-    """A synchronous engine on the same SQLite file, with the same pragmas."""
-    url = engine.url.set(drivername="sqlite+pysqlite")
-    sync = create_engine(url, hide_parameters=True)
-    event.listen(sync, "connect", sqlite_pragmas)
-    event.listen(sync, "begin", sqlite_begin)
-    return sync

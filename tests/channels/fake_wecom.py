@@ -71,6 +71,7 @@ class FakeWeCom:
     send_errors: deque[int] = field(default_factory=deque)  # errcodes for the next sends
     calls: list[str] = field(default_factory=list)
     media_delay: float = 0.0  # seconds media/get takes, to show the callback does not wait
+    send_delay: float = 0.0  # seconds message/send takes before it answers
     _runner: web.AppRunner | None = None
     base_url: str = ""
     _changed: asyncio.Event | None = None
@@ -152,6 +153,7 @@ class FakeWeCom:
         if (error := self._token_error(request)) is not None:
             return error
         payload = json.loads(await request.read())
+        await asyncio.sleep(self.send_delay)
         if self.send_errors:
             code = self.send_errors.popleft()
             return web.json_response({"errcode": code, "errmsg": "injected"})

@@ -429,3 +429,61 @@ async def test_callback_answers_at_once_while_a_slow_download_goes_on(stack):
     assert time.monotonic() - started < 2.5  # before the 3 s download ends (WeCom: 5 s)
     replies = await stack.fake.wait_texts("sam", 4, timeout=10)
     assert "Received license.png" in replies[3]
+
+
+# -- /metrics -----------------------------------------------------------------------------------
+async def metrics_text(stack) -> str:
+    from bot.web.ops import Operations
+
+    app = web.Application()
+    Operations(stack.service.db).add_routes(app)
+    async with TestClient(TestServer(app)) as client:
+        return await (await client.get("/metrics")).text()
+
+
+def sends(text: str, result: str) -> float:
+    line = f'bot_sends_total{{channel="{CHANNEL}",result="{result}"}} '
+    found = [row for row in text.splitlines() if row.startswith(line)]
+    return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
+
+
+async def metrics_once(stack, ready) -> str:
+    """/metrics once ``ready(text)`` holds (a reply's mark joins the next batch: soon)."""
+    for _ in range(100):
+        text = await metrics_text(stack)
+        if ready(text):
+            return text
+        await asyncio.sleep(0.02)
+    raise AssertionError("the metrics did not change")
+
+
+async def test_replies_are_counted_as_sends_and_a_failed_one_stays_unsent(stack):
+    before = await metrics_text(stack)
+    await stack.say("tess", "hi")
+    await stack.idle()
+    middle = await metrics_once(stack, lambda t: sends(t, "sent") > sends(before, "sent"))
+    assert sends(middle, "sent") == sends(before, "sent") + 1
+    assert sends(middle, "failed") == sends(before, "failed")
+    stack.fake.send_errors.append(81013)  # WeCom refuses the next message
+    resp = await stack.post(text_xml("tess", "1", stack.next_id()))
+    assert resp.status == 200
+    await stack.idle()
+    after = await metrics_text(stack)
+    assert sends(after, "failed") == sends(middle, "failed") + 1
+    assert sends(after, "sent") == sends(middle, "sent")
+    async with stack.service.db.session() as session:
+        unsent = (await session.scalars(select(Turn).where(Turn.sent_at.is_(None)))).all()
+    assert len(unsent) == 1  # a redelivery of that callback sends its reply again
+
+
+async def test_the_next_message_is_applied_while_the_last_reply_is_still_being_sent(stack):
+    await stack.say("uma", "hi")
+    stack.fake.send_delay = 1.0  # WeCom takes its time with every message/send
+    first = await stack.post(text_xml("uma", "1", stack.next_id()))
+    started = time.monotonic()
+    second = await stack.post(text_xml("uma", "宁波海岸贸易有限公司", stack.next_id()))
+    assert first.status == second.status == 200
+    assert time.monotonic() - started < 0.9  # committed and answered before the send ended
+    replies = await stack.fake.wait_texts("uma", 3, timeout=10)
+    assert "What is the company's name?" in replies[1]  # in the order they were asked
+    assert "Send the business license." in replies[2]

@@ -20,6 +20,7 @@ from dataclasses import asdict
 
 import aiohttp
 
+from bot import metrics
 from bot.channels.base import DeliveryError
 from bot.channels.wecom.api import MediaTooLarge, WeComApi, WeComApiError
 from bot.channels.wecom.inbound import Inbound
@@ -68,6 +69,8 @@ class WeComChannel:
         self.clock = clock  # epoch seconds, for the inbox's claims
         self._queues: dict[str, deque[Entry]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._wakeups: dict[str, asyncio.Future[None]] = {}  # a worker waiting on its reply
+        self._marks: set[asyncio.Task] = set()  # replies being marked sent
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._kept: dict[str, asyncio.Task[int | None]] = {}  # each member's latest insert
         self._sweeper: asyncio.Task[None] | None = None
@@ -108,6 +111,8 @@ class WeComChannel:
         self._queues.setdefault(user, deque()).append(entry)
         if user not in self._workers:
             self._workers[user] = asyncio.create_task(self._work(user))
+        elif (wake := self._wakeups.get(user)) is not None and not wake.done():
+            wake.set_result(None)  # the worker waits on a reply under way: this comes first
 
     def _keep(self, message: Inbound) -> asyncio.Task[int | None]:
         """Insert ``message`` into the inbox after the member's previous insert (so that the
@@ -128,23 +133,36 @@ class WeComChannel:
         return task
 
     async def _work(self, user: str) -> None:
+        """The member's messages in order. A turn's replies go out from a task of their own,
+        after the previous turn's (so in order too): the next message's turn is applied, and
+        its callback answered, while WeCom is still taking the last reply."""
         queue = self._queues[user]
+        sending: asyncio.Task[None] | None = None
         try:
-            while queue:
-                message, applied, kept = queue.popleft()
-                try:
-                    if kept is None:
-                        await self._process(message, applied)
-                    else:
-                        await self._kept_turn(message, applied, kept)
-                except Exception:
-                    log.exception("wecom: a %s message failed", message.kind)
-                    if message.update_key:
-                        self._recent.pop(message.update_key, None)
-                    await self._apologise(user)
-                finally:
-                    if not applied.done():
-                        applied.set_result(None)
+            while True:
+                while queue:
+                    message, applied, kept = queue.popleft()
+                    try:
+                        if kept is None:
+                            sending = await self._process(message, applied, sending)
+                        else:
+                            sending = await self._kept_turn(message, applied, kept, sending)
+                    except Exception:
+                        log.exception("wecom: a %s message failed", message.kind)
+                        if message.update_key:
+                            self._recent.pop(message.update_key, None)
+                        await _after(sending)
+                        await self._apologise(user)
+                    finally:
+                        if not applied.done():
+                            applied.set_result(None)
+                if sending is None or sending.done():
+                    break  # nothing queued, nothing on its way: this worker is done
+                # A reply still goes out: a message that comes meanwhile is this worker's
+                # (``_enqueue`` starts none while it runs) and is applied at once.
+                wake = self._wakeups[user] = asyncio.get_running_loop().create_future()
+                await asyncio.wait([sending, wake], return_when=asyncio.FIRST_COMPLETED)
+                self._wakeups.pop(user, None)
         finally:
             self._workers.pop(user, None)
             if not queue:
@@ -152,19 +170,20 @@ class WeComChannel:
 
     # -- the inbox (several workers) ---------------------------------------------------------
     async def _kept_turn(self, message: Inbound, applied: asyncio.Future[None],
-                         kept: Awaitable[int | None]) -> None:
+                         kept: Awaitable[int | None],
+                         sending: asyncio.Task[None] | None) -> asyncio.Task[None] | None:
         try:
             item_id = await kept
         except Exception as exc:  # noqa: BLE001 - answered 503: WeCom posts it again
             log.error("wecom: a message could not be kept: %s", type(exc).__name__)
             if message.update_key:
                 self._recent.pop(message.update_key, None)
-            return
+            return sending
         if item_id is None:
-            return  # kept already, by the callback WeCom repeated: that one applies it
+            return sending  # kept already, by the callback WeCom repeated: that one applies it
         try:
             await self._ahead_first(message.user, item_id)
-            await self._process(message, applied)
+            return await self._process(message, applied, sending)
         finally:
             await S.done(self._engine, item_id)
 
@@ -184,8 +203,9 @@ class WeComChannel:
     async def _recover(self, item: S.Item) -> None:
         message = Inbound(**item.payload)
         log.info("wecom: applying a %s message another worker kept", message.kind)
-        try:
-            await self._process(message, asyncio.get_running_loop().create_future())
+        try:  # its reply goes out before the message that found it waits on
+            await _after(await self._process(
+                message, asyncio.get_running_loop().create_future(), None))
         except Exception:
             log.exception("wecom: a %s message failed", message.kind)
             await self._apologise(message.user)
@@ -222,38 +242,59 @@ class WeComChannel:
             await asyncio.wait([self._sweeper], timeout=1)
             self._sweeper = None
         workers = list(self._workers.values())
-        if not workers:
-            return
-        _, pending = await asyncio.wait(workers, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1)
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1)
+        if self._marks:  # the database may close right after the channel
+            await asyncio.wait(list(self._marks), timeout=timeout)
 
     # -- one message -----------------------------------------------------------------------
-    async def _process(self, message: Inbound, applied: asyncio.Future[None]) -> None:
+    async def _process(self, message: Inbound, applied: asyncio.Future[None],
+                       sending: asyncio.Task[None] | None) -> asyncio.Task[None] | None:
+        """Apply one message; returns the task sending what is still on its way to WeCom."""
         user = message.user
         event: Event | None
         if message.kind == "text":
             event = Text(message.text)  # numbers, language and "done" words: the engine's
-        elif message.kind in ("image", "file"):
-            event = await self._download(message)
         elif message.greets:
             event = Hello()
         elif message.kind == "event":
-            return  # unsubscribe and other events need no answer
-        else:
-            event = None
-            await self._notice(user, UNREADABLE)
+            return sending  # unsubscribe and other events need no answer
+        else:  # a notice or a download's refusal is sent here: after the replies before it
+            await _after(sending)
+            sending = None
+            if message.kind in ("image", "file"):
+                event = await self._download(message)
+            else:
+                event = None
+                await self._notice(user, UNREADABLE)
         if event is None:
-            return
+            return sending
         result = await self.service.handle(CHANNEL, user, event, update_id=message.update_key)
         applied.set_result(None)
         if result.duplicate and not result.replies:  # replies lost in a crash come back
             log.info("wecom: duplicate callback ignored")
-            return
-        await self.deliver(user, result)
-        await self.service.mark_sent(result.turn_id)
+            return sending
+        return asyncio.create_task(self._reply(user, result, sending))
+
+    async def _reply(self, user: str, result: Result, before: asyncio.Task[None] | None) -> None:
+        await _after(before)
+        try:
+            delivered = await self.deliver(user, result)
+        except Exception:  # noqa: BLE001 - the turn is durable; its reply stays unsent
+            log.exception("wecom: a reply could not be sent")
+            delivered = False
+        if delivered:
+            # Not awaited here: the mark joins the next batch of turns (``close`` waits).
+            mark = self.service.mark_sent_soon(result.turn_id)
+            if mark is not None:
+                self._marks.add(mark)
+                mark.add_done_callback(self._marks.discard)
+        else:  # left unsent in the outbox: WeCom's redelivery of the callback sends it
+            self.service.mark_failed(result.turn_id)
 
     async def _download(self, message: Inbound) -> Upload | None:
         if message.update_key and await applied(self.service, CHANNEL, message.update_key):
@@ -284,8 +325,10 @@ class WeComChannel:
     def translator(self, locale: str) -> Callable[[Msg], str]:
         return lambda message: self.service.guide.render.text(locale, message)
 
-    async def deliver(self, user: str, result: Result) -> None:
-        """Send one turn's replies: numbered choices, and an upload link on a files question."""
+    async def deliver(self, user: str, result: Result) -> bool:
+        """Send one turn's replies: numbered choices, and an upload link on a files question.
+        False: sending failed (logged). A reply outside a turn (a notice) is counted here; a
+        turn's, by the service when the caller marks it sent or failed."""
         hint = None
         expects = result.expects
         if expects.kind == "files" and expects.step and self.uploads is not None:
@@ -296,6 +339,12 @@ class WeComChannel:
             await self._send(user, result.replies, hint)
         except SEND_ERRORS as exc:
             log.error("wecom: sending a reply failed: %s", _describe(exc))
+            ok = False
+        else:
+            ok = True
+        if result.turn_id is None and result.replies:
+            metrics.SENDS.labels(CHANNEL, "sent" if ok else "failed").inc()
+        return ok
 
     async def send(self, user_key: str, replies: list[Reply]) -> None:
         """``bot.channels.base.Sender``: messages the bot sends on its own (reminders)."""
@@ -323,6 +372,15 @@ class WeComChannel:
             await self.api.send_text(user, text)
         except Exception as exc:  # the apology is best effort
             log.error("wecom: could not apologise: %s", _describe(exc))
+            metrics.SENDS.labels(CHANNEL, "failed").inc()
+        else:
+            metrics.SENDS.labels(CHANNEL, "sent").inc()
+
+
+async def _after(task: asyncio.Task[None] | None) -> None:
+    """Wait for ``task`` (a reply under way) without taking its failure as ours."""
+    if task is not None:
+        await asyncio.wait([task])
 
 
 def _read(path: str) -> bytes:

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from bot import metrics
 from bot.channels.base import DeliveryError
 from bot.channels.wecom.api import MediaTooLarge, WeComApiError
 from bot.channels.wecom.kf import texts as T
@@ -108,8 +109,10 @@ class KfChannel:
                 return
             if isinstance(event, Upload) and not result.duplicate:
                 await self._count_refusal(m.user, event, result)
-            await self.deliver(m.user, result)
-            await self.service.mark_sent(result.turn_id)
+            if await self.deliver(m.user, result):
+                await self.service.mark_sent(result.turn_id)
+            else:
+                self.service.mark_failed(result.turn_id)
 
     async def _held(self, m: KfMessage) -> None:
         """A person serves the session in WeCom: the bot sends nothing, but the merchant's
@@ -276,8 +279,10 @@ class KfChannel:
         log.info("wecom_kf: the session went to %s", serving)
 
     # -- output ----------------------------------------------------------------------------
-    async def deliver(self, user: str, result: Result) -> None:
-        """One turn's replies, merged, within the merchant's budget."""
+    async def deliver(self, user: str, result: Result) -> bool:
+        """One turn's replies, merged, within the merchant's budget. False: sending failed
+        (logged). A reply outside a turn (a notice) is counted here; a turn's, by the service
+        when the caller marks it sent or failed."""
         hint = None
         expects = result.expects
         if expects.kind == "files" and expects.step and self.uploads is not None:
@@ -291,6 +296,12 @@ class KfChannel:
                              question=expects.choices)
         except ERRORS as exc:
             log.error("wecom_kf: sending a reply failed: %s", _describe(exc))
+            ok = False
+        else:
+            ok = True
+        if result.turn_id is None and result.replies:
+            metrics.SENDS.labels(CHANNEL, "sent" if ok else "failed").inc()
+        return ok
 
     async def _send(self, user: str, replies: list[Reply], hint: str | None,
                     step: str | None = None, question: tuple[Choice, ...] = ()) -> int:

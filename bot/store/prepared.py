@@ -1,0 +1,41 @@
+"""Core statements compiled once and run on the driver's own cursor.
+
+The hot path's statements are built from the models' tables (the schema's truth stays there
+and in the migrations), compiled once for the dialect, and executed with the driver's
+``executemany``: one C loop over the rows of a whole batch instead of SQLAlchemy's execution
+machinery per statement, which costs more than SQLite's own work for these small rows. Values go
+through the columns' own bind processors (JSON, DateTime), so a row written here reads back
+exactly as one written through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+
+class Prepared:
+    """One statement for one dialect with positional parameters (SQLite's ``?``)."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect,
+                 keys: Sequence[str] | None = None) -> None:
+        compiled = statement.compile(dialect=dialect,
+                                     column_keys=list(keys) if keys is not None else None)
+        if not dialect.positional or compiled.positiontup is None:
+            raise ValueError(f"{dialect.name}: a positional paramstyle is needed")
+        self.sql = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup)
+        self._processors: list[Callable[[Any], Any] | None] = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.names]
+
+    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The statement's parameters from ``values`` (by name), processed for the driver."""
+        return tuple(values[name] if process is None else process(values[name])
+                     for name, process in zip(self.names, self._processors, strict=True))
+
+    def rows(self, many: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        return [self.row(values) for values in many]
