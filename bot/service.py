@@ -53,6 +53,7 @@ from bot.store import turns as T
 from bot.store.cache import Cached, StateCache
 from bot.store.db import Database
 from bot.store.files import FileStore
+from bot.store.reader import Reader
 from bot.store.writer import Writer
 from bot.transcript import incoming, replies_from, replies_json
 
@@ -137,6 +138,7 @@ class Service:
         # (measured, 50 merchants at once: 177 against 116 turns/s for batches on one
         # connection, whose savepoints cost a round trip each).
         self.writer = Writer(db.engine, batched=db.url.get_backend_name() == "sqlite")
+        self.reader = Reader(db.engine)  # a cache miss: batched with the others waiting
         self.cache = StateCache()
         self.plugins: list[Plugin] = []
         self.commands: dict[str, Handler] = {"help": self._help}  # "/name" outside the engine
@@ -144,6 +146,8 @@ class Service:
         self.choice_prefixes: dict[str, Handler] = {}  # Choose ids "prefix:..." likewise
         self.routes: list[Route] = []  # may take an event from the engine (a handoff)
         self.desks: dict[str, object] = {}  # installed plugins by name, for the web pages
+        self._marks: list[tuple[list[int], asyncio.Future[None]]] = []  # sent, not yet marked
+        self._marking: asyncio.Task[None] | None = None
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -226,11 +230,34 @@ class Service:
         return await T.find(self.db.engine, channel, update_id) is not None
 
     async def mark_sent(self, *turn_ids: int | None) -> None:
-        """The channel delivered these turns' replies: a redelivery will not send them again."""
+        """The channel delivered these turns' replies: a redelivery will not send them again.
+        Returns once the mark is committed. The marks that come in while one is being written
+        go together into the next (one statement, one job of the writer's batch): a burst
+        marks hundreds of turns a second."""
         ids = [i for i in turn_ids if i is not None]
-        if ids:
+        if not ids:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._marks.append((ids, done))
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._write_marks())
+        await done
+
+    async def _write_marks(self) -> None:
+        while self._marks:
+            waiting, self._marks = self._marks, []
+            ids = [i for batch, _ in waiting for i in batch]
             now = self.clock()
-            await self.writer.run(lambda conn: T.mark_sent(conn, ids, now))
+            try:
+                await self.writer.run(lambda conn, ids=ids, now=now: T.mark_sent(conn, ids, now))
+            except Exception as exc:  # noqa: BLE001 - each caller gets it
+                for _, done in waiting:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in waiting:
+                    if not done.done():
+                        done.set_result(None)
 
     async def record(self, channel: str, user_key: str, replies: list[Reply], *,
                      author: str | None = None) -> int | None:
@@ -248,8 +275,10 @@ class Service:
             step=state.step, incoming=None, replies=stored, author=author, now=now))
 
     async def close(self) -> None:
-        """Let the writer's thread and its connection go (the database is the caller's)."""
+        """Let the writer's and the reader's threads and connections go (the database is the
+        caller's)."""
         await self.writer.close()
+        await self.reader.close()
 
     def today(self, timezone: str, now: datetime) -> date:
         return now.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
@@ -264,7 +293,7 @@ class Service:
     async def _cached(self, key: tuple[str, str]) -> Cached | None:
         item = self.cache.get(key)
         if item is None:
-            snap = await M.load(self.db.engine, *key)
+            snap = await self.reader.load(*key)
             if snap is None:
                 return None
             item = Cached(snap.id, snap.version, snap.timezone, self._state(snap))

@@ -47,24 +47,33 @@ _BY_KEY = select(merchants.c.id, merchants.c.version, merchants.c.locale, mercha
                  merchants.c.state)
 
 
+_DOCUMENTS = (select(documents.c.sha256, documents.c.category, documents.c.name,
+                     documents.c.kind, documents.c.size, documents.c.phash)
+              .where(documents.c.merchant_id == bindparam("m_id")).order_by(documents.c.id))
+_CERTIFICATIONS = (select(certifications.c.kind, certifications.c.status,
+                          certifications.c.reason)
+                   .where(certifications.c.merchant_id == bindparam("m_id")))
+_KEYED = _BY_KEY.where(merchants.c.channel == bindparam("m_channel"),
+                       merchants.c.user_key == bindparam("m_user"))
+
+
+def read(conn: Connection, channel: str, user_key: str) -> Snapshot | None:
+    """One merchant's snapshot (None: not stored yet), on a synchronous connection."""
+    row = conn.execute(_KEYED, {"m_channel": channel, "m_user": user_key}).first()
+    if row is None:
+        return None
+    docs = conn.execute(_DOCUMENTS, {"m_id": row.id})
+    certs = conn.execute(_CERTIFICATIONS, {"m_id": row.id})
+    return Snapshot(
+        row.id, row.version, row.locale, row.timezone, row.state or {},
+        [DocumentRef(*d) for d in docs],
+        {c.kind: {"status": c.status, "reason": c.reason} for c in certs},
+    )
+
+
 async def load(engine: AsyncEngine, channel: str, user_key: str) -> Snapshot | None:
     async with engine.connect() as conn:
-        row = (await conn.execute(_BY_KEY.where(
-            merchants.c.channel == channel, merchants.c.user_key == user_key))).first()
-        if row is None:
-            return None
-        docs = await conn.execute(
-            select(documents.c.sha256, documents.c.category, documents.c.name,
-                   documents.c.kind, documents.c.size, documents.c.phash)
-            .where(documents.c.merchant_id == row.id).order_by(documents.c.id))
-        certs = await conn.execute(
-            select(certifications.c.kind, certifications.c.status, certifications.c.reason)
-            .where(certifications.c.merchant_id == row.id))
-        return Snapshot(
-            row.id, row.version, row.locale, row.timezone, row.state or {},
-            [DocumentRef(*d) for d in docs],
-            {c.kind: {"status": c.status, "reason": c.reason} for c in certs},
-        )
+        return await conn.run_sync(read, channel, user_key)
 
 
 # Built once: executing the same statement object skips building and keying a new one, which

@@ -24,11 +24,10 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.db import sqlite_begin, sqlite_pragmas
+from bot.store.db import sqlite_twin
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class Writer:
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if engine.url.get_backend_name() == "sqlite":
-            self._sync = _sqlite_twin(engine)
+            self._sync = sqlite_twin(engine)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="writer")
         self.batches = 0  # committed batches, for figures and tests
         self.turns = 0
@@ -148,12 +147,3 @@ def _on_async(job: Plain) -> Async:
         return await conn.run_sync(job)
 
     return run
-
-
-def _sqlite_twin(engine: AsyncEngine) -> Engine:
-    """A synchronous engine on the same SQLite file, with the same pragmas."""
-    url = engine.url.set(drivername="sqlite+pysqlite")
-    sync = create_engine(url, hide_parameters=True)
-    event.listen(sync, "connect", sqlite_pragmas)
-    event.listen(sync, "begin", sqlite_begin)
-    return sync
