@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ DEFAULT_LOCALE = "zh_CN"
 DOMAIN = "messages"
 
 
+@lru_cache(maxsize=512)  # every turn of a new merchant asks; Babel parses the tag each time
 def negotiate(code: str | None, default: str = DEFAULT_LOCALE) -> str:
     """Map any language tag (``zh``, ``zh-hans``, ``zh-TW``, ``en-US``…) to a supported locale."""
     if not code:
@@ -151,5 +153,19 @@ class Translator:
         # translation yet falls back to English, and so do its values.
         msgid = message.msgid if isinstance(message, Msg) else message
         said_in = locale if locale == "en" or self.has(locale, msgid) else "en"
-        values = {k: self._value(said_in, v) for k, v in params.items()}
-        return text.format_map(values)
+        return text.format_map(_Values(params, lambda v: self._value(said_in, v)))
+
+
+class _Values:
+    """The parameters of one message, each put in words only when its text asks for it: the
+    renderer hands every text all the content's figures, and writing an amount in words (Babel)
+    costs more than the rest of the text."""
+
+    __slots__ = ("_params", "_say")
+
+    def __init__(self, params: Mapping[str, Any], say: Callable[[Any], Any]) -> None:
+        self._params = params
+        self._say = say
+
+    def __getitem__(self, key: str) -> Any:
+        return self._say(self._params[key])
