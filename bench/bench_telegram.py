@@ -51,6 +51,7 @@ from bot.channels.telegram.serve import serve
 from bot.config import Settings
 from bot.content import load_guide
 from bot.engine.machine import Guide
+from bot.engine.messages import Msg
 from bot.engine.validators import id_check_char, uscc_check_char
 from bot.service import Service
 from bot.store.db import Database
@@ -63,6 +64,8 @@ LICENSE_END = "长期"  # the license has no end date
 ANSWERS = ["宁波海岸贸易有限公司", LICENSE_END, USCC, "张伟", ID, "sales@example.com",
            "13812345678"]
 LIBRARIES = ("botapi", "aiogram")
+AGAIN = "again"  # the main menu's choices again, after a flow
+NEXT = Msg("What would you like to do next?")
 WAIT = 300.0
 
 
@@ -222,8 +225,10 @@ class Script:
             rounds.append(([self._next(u, text=answer) for u in users], prompt("basic", step)))
         rounds.append(([self._next(u, data=button("done", "basic.tax_cert")) for u in users],
                        prompt("basic", "org_code")))
+        # After a flow the guide offers the menu's choices under its last message, not the
+        # whole greeting again.
         rounds.append(([self._next(u, data=button("done", "basic.org_code")) for u in users],
-                       prompt("menu", "main")))
+                       prompt("menu", AGAIN)))
         return rounds
 
 
@@ -326,7 +331,7 @@ def bare_router(guide: Guide) -> Router:
         data = await state.get_data()
         await state.clear()
         await query.message.answer("\n".join(f"{k}: {v}" for k, v in data.items()))
-        await query.message.answer(q("main", "menu"),
+        await query.message.answer(guide.render.text("zh_CN", NEXT),
                                    reply_markup=keyboard(*(o.id for o in menu.options)))
 
     return router
@@ -408,6 +413,8 @@ async def main(burst: int, merchants: int, libraries: tuple[str, ...]) -> list[d
     script = Script(api.files)
 
     def prompt(flow: str, step: str) -> str:
+        if (flow, step) == ("menu", AGAIN):
+            return guide.render.text("zh_CN", NEXT)
         return guide.render.text("zh_CN", guide.flows[flow].steps[step].text)
 
     async def start_burst(fake: FakeTelegram, _button) -> float:
