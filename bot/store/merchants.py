@@ -9,6 +9,7 @@ statements are compiled once and cached; no ORM unit of work on the hot path.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.engine.model import DocumentRef
+from bot.store.db import sqlite_driver, sqlite_errors, sqlite_json, sqlite_time
 from bot.store.models import Certification, Document, Merchant
 
 merchants = Merchant.__table__
@@ -98,10 +100,24 @@ async def row(session: AsyncSession, merchant_id: int) -> Merchant:
     return await session.get(Merchant, merchant_id)
 
 
+_CREATE_SQL = ("INSERT INTO merchants (channel, user_key, locale, timezone, state, version, "
+               "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)")
+_ADVANCE_SQL = ("UPDATE merchants SET state = ?, locale = ?, version = ?, updated_at = ? "
+                "WHERE id = ? AND version = ?")
+
+
 def create(conn: Connection, channel: str, user_key: str, locale: str, timezone: str,
            state: dict, now: datetime) -> int:
     """Insert a new merchant at version 1. Another process inserting the same merchant first
     raises ``IntegrityError`` (UNIQUE channel, user_key): the turn is retried on its row."""
+    raw = sqlite_driver(conn)
+    if raw is not None:
+        at = sqlite_time(now)
+        try:
+            return raw.execute(_CREATE_SQL, (channel, user_key, locale, timezone,
+                                             sqlite_json(state), at, at)).lastrowid
+        except sqlite3.Error as exc:
+            raise sqlite_errors(_CREATE_SQL, exc) from None
     result = conn.execute(_CREATE, {
         "channel": channel, "user_key": user_key, "locale": locale, "timezone": timezone,
         "state": state, "version": 1, "created_at": now, "updated_at": now})
@@ -111,10 +127,19 @@ def create(conn: Connection, channel: str, user_key: str, locale: str, timezone:
 def advance(conn: Connection, merchant_id: int, version: int, *, state: dict, locale: str,
             now: datetime) -> None:
     """Write the turn's state if the row is still at ``version``; else ``VersionConflict``."""
-    result = conn.execute(_ADVANCE, {
-        "m_id": merchant_id, "m_version": version, "m_state": state, "m_locale": locale,
-        "m_next": version + 1, "m_now": now})
-    if result.rowcount != 1:
+    raw = sqlite_driver(conn)
+    if raw is not None:
+        try:
+            changed = raw.execute(_ADVANCE_SQL, (sqlite_json(state), locale, version + 1,
+                                                 sqlite_time(now), merchant_id,
+                                                 version)).rowcount
+        except sqlite3.Error as exc:
+            raise sqlite_errors(_ADVANCE_SQL, exc) from None
+    else:
+        changed = conn.execute(_ADVANCE, {
+            "m_id": merchant_id, "m_version": version, "m_state": state, "m_locale": locale,
+            "m_next": version + 1, "m_now": now}).rowcount
+    if changed != 1:
         raise VersionConflict(merchant_id)
 
 

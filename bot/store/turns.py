@@ -8,6 +8,7 @@ again.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,10 +18,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.db import sqlite_driver, sqlite_errors, sqlite_json, sqlite_time
 from bot.store.models import Turn
 
 turns = Turn.__table__
 _ADD = insert(turns)  # one statement object: compiled and keyed once
+_ADD_SQL = ("INSERT INTO turns (merchant_id, channel, update_key, flow, step, incoming, "
+            "replies, author, created_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)")
 
 
 class AlreadyApplied(Exception):
@@ -43,6 +47,14 @@ def add(conn: Connection, *, merchant_id: int, channel: str, update_key: str | N
     """Insert the turn's row; ``AlreadyApplied`` when ``update_key`` has one (the caller's
     savepoint then rolls back everything the turn wrote)."""
     try:
+        raw = sqlite_driver(conn)
+        if raw is not None:
+            try:
+                return raw.execute(_ADD_SQL, (
+                    merchant_id, channel, update_key, flow, step, sqlite_json(incoming),
+                    sqlite_json(replies), author, sqlite_time(now))).lastrowid
+            except sqlite3.Error as exc:
+                raise sqlite_errors(_ADD_SQL, exc) from None
         result = conn.execute(_ADD, {
             "merchant_id": merchant_id, "channel": channel, "update_key": update_key,
             "flow": flow, "step": step, "incoming": incoming, "replies": replies,

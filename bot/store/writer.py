@@ -116,16 +116,17 @@ class Writer:
         with self._sync.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
+                # The savepoint by hand, on the driver: SQLAlchemy's nested transaction
+                # object costs more than the turn's own statements here.
+                raw = conn.connection.driver_connection
                 for job in jobs:
-                    # The savepoint by hand: SQLAlchemy's nested transaction object costs
-                    # more than the turn's own statements here.
-                    conn.exec_driver_sql("SAVEPOINT turn")
+                    raw.execute("SAVEPOINT turn")
                     try:
                         outcomes.append((True, job(conn)))
                     except Exception as exc:  # noqa: BLE001 - that caller gets it
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT turn")
+                        raw.execute("ROLLBACK TO SAVEPOINT turn")
                         outcomes.append((False, exc))
-                    conn.exec_driver_sql("RELEASE SAVEPOINT turn")
+                    raw.execute("RELEASE SAVEPOINT turn")
         return outcomes
 
     async def _on_connection(self, batch: list[tuple[Async, asyncio.Future]]) -> list:
