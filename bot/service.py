@@ -67,6 +67,9 @@ SERIALISATION = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadloc
 # waits this long from the turn's commit before taking them as lost and sending them.
 OUTBOX_LEASE = 8.0
 OUTBOX_POLL = 0.05
+# Sent marks wait this long (seconds) for the next batch of turns to commit with, rather
+# than cost a commit (an fsync) of their own.
+MARK_LINGER = 0.05
 
 
 class ConcurrentUpdate(M.VersionConflict):
@@ -249,7 +252,8 @@ class Service:
             ids = [i for batch, _ in waiting for i in batch]
             now = self.clock()
             try:
-                await self.writer.run(lambda conn, ids=ids, now=now: T.mark_sent(conn, ids, now))
+                await self.writer.run(lambda conn, ids=ids, now=now: T.mark_sent(conn, ids, now),
+                                      linger=MARK_LINGER)
             except Exception as exc:  # noqa: BLE001 - each caller gets it
                 for _, done in waiting:
                     if not done.done():

@@ -46,6 +46,7 @@ class Writer:
         self._plain: list[tuple[Plain, asyncio.Future]] = []
         self._async: list[tuple[Async, asyncio.Future]] = []
         self._running: asyncio.Task | None = None
+        self._linger: asyncio.TimerHandle | None = None  # lingering jobs' own batch, later
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if engine.url.get_backend_name() == "sqlite":
@@ -54,14 +55,26 @@ class Writer:
         self.batches = 0  # committed batches, for figures and tests
         self.turns = 0
 
-    async def run(self, job: Plain) -> Any:
-        """Run the plain ``job`` in the next batch; its result once the batch committed."""
+    async def run(self, job: Plain, *, linger: float = 0.0) -> Any:
+        """Run the plain ``job`` in the next batch; its result once the batch committed.
+        ``linger``: a job that can wait (seconds) does not start a batch of its own: it
+        rides along with the next one, or commits alone when none came by then (one fsync
+        saved, e.g. for the marks of replies sent)."""
+        if linger > 0 and self.batched:
+            future = asyncio.get_running_loop().create_future()
+            self._plain.append((job, future))
+            if self._linger is None and (self._running is None or self._running.done()):
+                self._linger = asyncio.get_running_loop().call_later(linger, self._start)
+            return await future
         return await self._submit(self._plain, job)
 
     async def run_async(self, job: Async) -> Any:
         return await self._submit(self._async, job)
 
     async def close(self) -> None:
+        self._start()  # jobs still lingering
+        if self._running is not None:
+            await asyncio.gather(self._running, return_exceptions=True)
         if self._thread is not None:
             self._thread.shutdown(wait=True)
         if self._sync is not None:
@@ -73,9 +86,15 @@ class Writer:
                 return await (job(conn) if queue is self._async else conn.run_sync(job))
         future = asyncio.get_running_loop().create_future()
         queue.append((job, future))
-        if self._running is None or self._running.done():
-            self._running = asyncio.create_task(self._drain())
+        self._start()
         return await future
+
+    def _start(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if (self._plain or self._async) and (self._running is None or self._running.done()):
+            self._running = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
         while self._plain or self._async:

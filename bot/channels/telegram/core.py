@@ -107,6 +107,7 @@ class TelegramChannel:
         self._slots = asyncio.Semaphore(in_flight)
         self._downloads = asyncio.Semaphore(downloads)
         self._albums: dict[tuple[str, str], Album] = {}
+        self._marking: set[asyncio.Future[None]] = set()  # sent marks being written
         self._chats: OrderedDict[int, _Chat] = OrderedDict()
         self._remembered = remembered_chats
 
@@ -139,6 +140,25 @@ class TelegramChannel:
         busy = self.lanes.busy
         if busy:
             await asyncio.wait(busy, timeout=timeout)
+        if self._marking:  # the sent marks of what just finished
+            await asyncio.wait(list(self._marking), timeout=timeout)
+
+    def _mark_sent(self, turn_id: int | None) -> None:
+        """Record that a turn's replies went out, without holding up the update: its mark
+        goes into the writer's next batch with the others. The update counts as handled once
+        its replies are sent, so long polling confirms it one commit sooner; a stop before
+        the mark is written means a repeat on redelivery, as a stop between the send and the
+        mark always did."""
+        if turn_id is None:
+            return
+        task = asyncio.ensure_future(self.service.mark_sent(turn_id))
+        self._marking.add(task)
+        task.add_done_callback(self._marked)
+
+    def _marked(self, task: asyncio.Future[None]) -> None:
+        self._marking.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("recording a sent answer failed: %s", redact(repr(task.exception())))
 
     async def register_commands(self) -> None:
         lines = [(n, m) for n, m in command_lines(COMMANDS, self.service.command_help)
@@ -187,7 +207,7 @@ class TelegramChannel:
             if inc.kind == CHOICE:
                 await self._strip(inc.chat_id, inc.message_id)
             await self._deliver(inc.chat_id, result)
-            await self.service.mark_sent(result.turn_id)
+            self._mark_sent(result.turn_id)
         except Exception as exc:  # noqa: BLE001 - sending failed after its retries
             log.error("sending the answer to update %s failed: %s", inc.update_id,
                       redact(repr(exc)))
@@ -265,7 +285,7 @@ class TelegramChannel:
                 return
             if not result.duplicate or result.replies:
                 await self._deliver(first.chat_id, self._one_answer(result, notes))
-                await self.service.mark_sent(result.turn_id)
+                self._mark_sent(result.turn_id)
         except Exception as exc:  # noqa: BLE001
             log.error("sending the answer to album %s failed: %s", first.update_id,
                       redact(repr(exc)))
