@@ -7,7 +7,6 @@ to persist. A refused input returns the state unchanged.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -69,7 +68,7 @@ class Guide:
         self.company_keys = company_keys(self.flows)  # questions that ask for a company name
 
     def handle(self, state: State, event: Any, today: date) -> Outcome:
-        turn = _Turn(self, copy.deepcopy(state), today)
+        turn = _Turn(self, state.copy(), today)
         turn.run(event)
         return Outcome(turn.s, turn.replies, self.expects(turn.s), turn.effects)
 

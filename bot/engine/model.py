@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,14 @@ class State:
     pending: dict[str, Any] = field(default_factory=dict)  # sub-state of the current question
     documents: list[DocumentRef] = field(default_factory=list)
     certifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def copy(self) -> State:
+        """A copy the engine may change freely: what can be changed in place is copied
+        deeply, the frozen document references are shared (``copy.deepcopy`` walked them all,
+        a tenth of a /start turn)."""
+        return State(self.locale, self.flow, self.step, copy.deepcopy(self.answers),
+                     list(self.stack), copy.deepcopy(self.pending), list(self.documents),
+                     copy.deepcopy(self.certifications))
 
     def to_json(self) -> dict[str, Any]:
         return {
