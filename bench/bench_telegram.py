@@ -365,6 +365,7 @@ async def run_guide(guide: Guide, library: str, api: FakeTelegram, directory: Pa
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await service.close()
         await db.close()
 
 
