@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import io
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ DEFAULT_LOCALE = "zh_CN"
 DOMAIN = "messages"
 
 
+@lru_cache(maxsize=512)  # every turn of a new merchant asks; Babel parses the tag each time
 def negotiate(code: str | None, default: str = DEFAULT_LOCALE) -> str:
     """Map any language tag (``zh``, ``zh-hans``, ``zh-TW``, ``en-US``…) to a supported locale."""
     if not code:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from bot.content import load_guide
 from bot.engine.model import Choose, Hello, Reply, Text, Upload
@@ -364,19 +365,34 @@ async def test_a_warm_turn_is_one_update_and_one_insert(open_service):
     install_reminders(service, Timing(QuietHours(time(21), time(9)), time(10)))
     await service.handle("t", "w", Hello())  # cold: the merchant is read and created
     statements: list[str] = []
+    traced: list[sqlite3.Connection] = []
 
-    def seen(conn, cursor, statement, *args):
+    def note(statement: str) -> None:
         words = statement.split()
         verb = words[0].upper()
         target = {"INSERT": 2, "UPDATE": 1}.get(verb)
         statements.append(f"{verb} {words[target]}" if target else verb)
 
+    def seen(conn, cursor, statement, *args):
+        if conn.dialect.driver != "pysqlite":  # sqlite3 itself reports those (below)
+            note(statement)
+
+    def checkout(dbapi_connection, *args):
+        # The writer's hot path talks to sqlite3 directly: watch the driver, not SQLAlchemy.
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(note)
+            traced.append(dbapi_connection)
+
     sa_event.listen(Engine, "before_cursor_execute", seen)
+    sa_event.listen(Pool, "checkout", checkout)
     try:
         await service.handle("t", "w", Choose("basic"))
         await service.handle("t", "w", Text("宁波海岸贸易有限公司"))
     finally:
         sa_event.remove(Engine, "before_cursor_execute", seen)
+        sa_event.remove(Pool, "checkout", checkout)
+        for connection in traced:
+            connection.set_trace_callback(None)
     writes = [s for s in statements if s not in ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")]
     # Two warm turns: no reads, no reminder rows (nothing was reported), just the two writes.
     assert writes == ["UPDATE merchants", "INSERT turns"] * 2, statements

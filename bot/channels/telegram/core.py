@@ -114,6 +114,7 @@ class TelegramChannel:
         # through the database instead of in this process.
         self.shared_albums = SharedAlbums(service.db.engine, CHANNEL, album_wait,
                                           album_max_wait) if albums_in_database else None
+        self._marking: set[asyncio.Future[None]] = set()  # sent marks being written
         self._chats: OrderedDict[int, _Chat] = OrderedDict()
         self._remembered = remembered_chats
 
@@ -150,6 +151,19 @@ class TelegramChannel:
         busy = self.lanes.busy
         if busy:
             await asyncio.wait(busy, timeout=timeout)
+        if self._marking:  # the sent marks of what just finished
+            await asyncio.wait(list(self._marking), timeout=timeout)
+
+    def _mark_sent(self, turn_id: int | None) -> None:
+        """Record that a turn's replies went out, without holding up the update: its mark
+        goes into the writer's next batch with the others. The update counts as handled once
+        its replies are sent, so long polling confirms it one commit sooner; a stop before
+        the mark is written means a repeat on redelivery, as a stop between the send and the
+        mark always did."""
+        task = self.service.mark_sent_soon(turn_id)
+        if task is not None:
+            self._marking.add(task)
+            task.add_done_callback(self._marking.discard)
 
     async def register_commands(self) -> None:
         lines = [(n, m) for n, m in command_lines(COMMANDS, self.service.command_help)
@@ -197,8 +211,12 @@ class TelegramChannel:
                 return
             if inc.kind == CHOICE:
                 await self._strip(inc.chat_id, inc.message_id)
-            await self._deliver(inc.chat_id, result)
-            await self.service.mark_sent(result.turn_id)
+            try:
+                await self._deliver(inc.chat_id, result)
+            except Exception:
+                self.service.mark_failed(result.turn_id)  # left unsent in the outbox
+                raise
+            self._mark_sent(result.turn_id)
         except Exception as exc:  # noqa: BLE001 - sending failed after its retries
             log.error("sending the answer to update %s failed: %s", inc.update_id,
                       redact(repr(exc)))
@@ -297,7 +315,7 @@ class TelegramChannel:
                 return
             if not result.duplicate or result.replies:
                 await self._deliver(first.chat_id, self._one_answer(result, notes))
-                await self.service.mark_sent(result.turn_id)
+                self._mark_sent(result.turn_id)
         except Exception as exc:  # noqa: BLE001
             log.error("sending the answer to album %s failed: %s", first.update_id,
                       redact(repr(exc)))

@@ -93,16 +93,17 @@ class Poller:
                 continue
             failures = conflicts = 0
             fresh = self.take(updates)
-            if updates and not fresh and self.pending:
-                await self._wait_for_room(full=len(updates) >= PAGE)
+            if len(self.pending) >= PAGE or (updates and not fresh and self.pending):
+                await self._wait_for_room()
 
-    async def _wait_for_room(self, *, full: bool) -> None:
-        """Only updates still being handled came back. Telegram answers from the offset, so a
-        full page is the same page until its first update is done: wait for that one. A page
-        with room may bring new updates: wait for any to finish (or a while)."""
-        waiting = ([self.pending[min(self.pending)]] if full
-                   else list(self.pending.values()))
-        await asyncio.wait(waiting, timeout=self.idle_wait, return_when=asyncio.FIRST_COMPLETED)
+    async def _wait_for_room(self) -> None:
+        """The next page would bring only updates still being handled: Telegram answers from
+        the offset, a page at a time. Wait for the older half of the page (or a while) to
+        be done before asking again: asking as soon as the first one is done would parse a
+        whole page again for one new update (a burst of 400 took 100 pages, 10,000 updates
+        parsed)."""
+        oldest = sorted(self.pending)[: max(1, min(PAGE, len(self.pending)) // 2)]
+        await asyncio.wait([self.pending[i] for i in oldest], timeout=self.idle_wait)
 
     def take(self, updates: list[dict[str, Any]]) -> bool:
         """Queue the updates not yet held; one still being handled costs a dict lookup."""

@@ -137,6 +137,7 @@ class CallbackCodec:
 
     def __init__(self, flows: Mapping[str, Flow], remembered: int = 10_000) -> None:
         self.steps: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}  # "flow.step" -> its token: a button costs no hash
         for flow in flows.values():
             for step in flow.steps:
                 ref = f"{flow.id}.{step}"
@@ -144,13 +145,14 @@ class CallbackCodec:
                 if self.steps.get(token, ref) != ref:
                     raise ValueError(f"step tokens collide: {ref} and {self.steps[token]}")
                 self.steps[token] = ref
+                self.tokens[ref] = token
         # ids too long for callback_data (built at run time by a service command) travel as a
         # hash; the id is remembered here, and a press after a restart counts as stale.
         self._long: OrderedDict[str, str] = OrderedDict()
         self._remembered = remembered
 
     def encode(self, choice_id: str, step: str | None) -> str:
-        token = step_token(step) if step else NO_STEP
+        token = (self.tokens.get(step) or step_token(step)) if step else NO_STEP
         data = f"c|{choice_id}|{token}"
         if len(data.encode("utf-8")) <= CALLBACK_LIMIT:
             return data
