@@ -97,6 +97,32 @@ async def chat(settings: Settings, args: argparse.Namespace, *, remind: bool = F
             await (console.run_json() if args.json else console.run_interactive())
 
 
+def serve_console(settings: Settings) -> int:
+    """``admin serve``: the console alone; replies reach merchants through each configured
+    channel's sender."""
+    from bot.channels.senders import channel_senders
+    from bot.web.admin import serving_console
+
+    if not settings.bot_admin_listen:
+        print("BOT_ADMIN_LISTEN is not set (host:port)", file=sys.stderr)
+        return 2
+
+    async def serve() -> None:
+        async with (open_service(settings) as service,
+                    channel_senders(service, settings) as channels):
+            senders = {**build_senders(settings), **channels}
+            async with serving_console(service, settings, senders) as console:
+                if console is None:
+                    raise SystemExit(1)
+                await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 async def remind(settings: Settings, args: argparse.Namespace) -> None:
     def print_line(record: dict) -> None:
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -182,6 +208,8 @@ def command(args: argparse.Namespace) -> int:
         from bot.documents.retention import main as retention
 
         return retention(settings, args.days)
+    if args.command == "admin" and args.admin_command == "serve":
+        return serve_console(settings)
     if args.command == "admin":
         from bot.web.admin.cli import main as admin
 

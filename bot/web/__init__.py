@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.service import Service
 from bot.web.ops import Operations
 from bot.web.upload import UploadPage
+from bot.web.webapp import serve_mini_app
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def build_upload_page(service: Service, settings: Settings, base_url: str) -> Up
     page = UploadPage(service, secret=upload_secret(settings), base_url=base_url,
                       ttl=settings.bot_upload_ttl, also=[Operations(service.db).add_routes])
     if settings.telegram_bot_token:  # the Mini App at /upload/app checks Telegram's HMAC
-        page.telegram_token = settings.telegram_bot_token.get_secret_value()
+        serve_mini_app(page, settings.telegram_bot_token.get_secret_value())
     return page
 
 

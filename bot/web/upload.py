@@ -82,8 +82,8 @@ class UploadPage:
         self.path = "/" + path.strip("/")
         self._deliver: dict[str, Deliver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.telegram_token: str | None = None  # set: also served as a Telegram Mini App
-        self._also = tuple(also)  # more routes for the same server (health and metrics)
+        self.telegram_token: str | None = None  # set by ``bot.web.webapp.serve_mini_app``
+        self._also = list(also)  # more routes for the same server (health, metrics, Mini App)
 
     # -- for channels ----------------------------------------------------------------------
     def register(self, channel: str, deliver: Deliver) -> None:
@@ -108,11 +108,11 @@ class UploadPage:
     def ttl_minutes(self) -> int:
         return max(1, self.ttl // 60)
 
-    def add_routes(self, app: web.Application) -> None:
-        if self.telegram_token:
-            from bot.web.webapp import MiniApp
+    def also_serve(self, add_routes: Callable[[web.Application], None]) -> None:
+        """More routes for the server that serves this page (``bot.web.webapp``'s Mini App)."""
+        self._also.append(add_routes)
 
-            MiniApp(self, self.telegram_token).add_routes(app)
+    def add_routes(self, app: web.Application) -> None:
         # a token is always ``payload.mac``: other names under the path stay free (the Mini App)
         app.router.add_get(self.path + r"/{token:[^/.]+\.[^/.]+}", self.show)
         app.router.add_post(self.path + r"/{token:[^/.]+\.[^/.]+}", self.receive)

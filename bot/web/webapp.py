@@ -66,6 +66,14 @@ def sign_init_data(fields: dict[str, str], bot_token: str) -> str:
     return urlencode({**fields, "hash": digest})
 
 
+def serve_mini_app(page: UploadPage, bot_token: str) -> UploadPage:
+    """``page`` also opens as a Telegram Mini App at ``/upload/app`` (its questions' messages
+    then offer a ``web_app`` button), launch data checked with ``bot_token``."""
+    page.telegram_token = bot_token
+    page.also_serve(MiniApp(page, bot_token).add_routes)
+    return page
+
+
 class MiniApp:
     def __init__(self, uploads: UploadPage, bot_token: str,
                  clock: Callable[[], float] = time.time) -> None:

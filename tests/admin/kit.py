@@ -22,6 +22,7 @@ from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.store.models import Merchant
 from bot.web.admin.app import Console
+from bot.web.admin.site import make_app
 from bot.web.admin.passwords import hash_password
 
 TINY = Path(__file__).parent.parent / "channels" / "tiny"
@@ -121,7 +122,7 @@ async def open_site(tmp_path: Path, database_url: str, *, secure: bool = False,
                    senders={"telegram": sender}, console_url="http://console.test",
                    team_locale="en")
     console = Console(service, desk, secure_cookie=secure, timezone=timezone)
-    client = TestClient(TestServer(console.make_app()))
+    client = TestClient(TestServer(make_app(console)))
     await client.start_server()
     site = Site(service, desk, console, client, clock, sender)
     desk.add_listener(site.alerts.append)

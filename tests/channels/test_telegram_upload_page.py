@@ -26,7 +26,7 @@ from bot.store.files import FileStore
 from bot.store.models import Document
 from bot.web import serving_uploads
 from bot.web.upload import UploadPage
-from bot.web.webapp import sign_init_data
+from bot.web.webapp import serve_mini_app, sign_init_data
 
 MB = 1024 * 1024
 LINK = re.compile(r"http://bot\.test(/upload/\S+)")
@@ -155,7 +155,7 @@ HTTPS = "https://bot.test"
 @pytest.fixture
 async def secure_uploads(service):
     page = UploadPage(service, secret=b"s" * 32, base_url=HTTPS)
-    page.telegram_token = TOKEN  # the page also serves the Mini App
+    serve_mini_app(page, TOKEN)  # the page also serves the Mini App
     yield page
     await page.close()
 

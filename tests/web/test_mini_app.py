@@ -13,7 +13,13 @@ from bot.service import Service
 from bot.store.db import Database
 from bot.store.files import FileStore
 from bot.web.upload import UploadPage
-from bot.web.webapp import BadInitData, MiniApp, sign_init_data, verify_init_data
+from bot.web.webapp import (
+    BadInitData,
+    MiniApp,
+    serve_mini_app,
+    sign_init_data,
+    verify_init_data,
+)
 from tests.channels.fake_wecom import mini_guide
 
 TOKEN = "123456789:TEST-token_for-the-fake-bot-api-000"
@@ -97,7 +103,7 @@ async def test_an_upload_page_with_the_bot_token_serves_the_mini_app(tmp_path, d
     UploadPage(service, secret=b"s" * 32, base_url="http://bot.test").add_routes(plain)
     with_app = web.Application()
     uploads = UploadPage(service, secret=b"s" * 32, base_url="http://bot.test")
-    uploads.telegram_token = TOKEN
+    serve_mini_app(uploads, TOKEN)
     uploads.add_routes(with_app)
     async with TestClient(TestServer(plain)) as client:
         assert (await client.get("/upload/app")).status == 404

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.handoff import Handoffs, installed
 from bot.service import Service
 from bot.web.admin.app import Console
+from bot.web.admin.site import make_app
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ async def serving_console(service: Service, settings: Settings,
         if settings.bot_admin_listen:
             console = build_console(service, settings)
             host, port = split_listen(settings.bot_admin_listen)
-            runner = web.AppRunner(console.make_app(), access_log=None)
+            runner = web.AppRunner(make_app(console), access_log=None)
             await runner.setup()
             try:
                 await web.TCPSite(runner, host, port).start()

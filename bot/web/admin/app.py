@@ -71,17 +71,13 @@ class Console:
         self.clock = TeamTime(timezone or service.timezone)  # BOT_TIMEZONE: the team's
         self.envs = admin_envs(self.translator, self.clock)
 
-    def make_app(self) -> web.Application:
-        from bot.web.admin import pages, users
-
-        app = web.Application(middlewares=[self._middleware])
+    def add_routes(self, app: web.Application) -> None:
+        """Signing in and out; the pages add theirs (``bot.web.admin.site``)."""
+        app.middlewares.append(self._middleware)
         app.router.add_get("/admin", self.home)
         app.router.add_get("/admin/login", self.login_form)
         app.router.add_post("/admin/login", self.login)
         app.router.add_post("/admin/logout", self.logout)
-        pages.add_routes(app, self)
-        users.add_routes(app, self)
-        return app
 
     async def home(self, _request: web.Request) -> web.Response:
         return _redirect("/admin/")

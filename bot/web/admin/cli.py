@@ -1,6 +1,7 @@
-"""``python -m bot admin add-user NAME --role operator|admin | list-users | remove-user NAME |
-serve``. A password is read from standard input, never from an argument: typed without echo at
-a terminal (twice), or the first line of a pipe."""
+"""``python -m bot admin add-user NAME --role operator|admin | list-users | remove-user NAME``
+(``admin serve`` is in ``bot.__main__``: it wires the channels). A password is read from
+standard input, never from an argument: typed without echo at a terminal (twice), or the first
+line of a pipe."""
 
 from __future__ import annotations
 
@@ -64,28 +65,4 @@ def main(settings: Settings, args) -> int:
             return 1
         print(f"{args.name}: removed")
         return 0
-    if args.admin_command == "serve":
-        if not settings.bot_admin_listen:
-            print("BOT_ADMIN_LISTEN is not set (host:port)", file=sys.stderr)
-            return 2
-        try:
-            asyncio.run(serve(settings))
-        except KeyboardInterrupt:
-            return 130
-        return 0
     return 2
-
-
-async def serve(settings: Settings) -> None:
-    """The console alone: replies reach merchants through each configured channel's sender."""
-    from bot.app import build_senders, open_service
-    from bot.channels.senders import channel_senders
-    from bot.web.admin import serving_console
-
-    async with (open_service(settings) as service,
-                channel_senders(service, settings) as channels):
-        senders = {**build_senders(settings), **channels}
-        async with serving_console(service, settings, senders) as console:
-            if console is None:
-                raise SystemExit(1)
-            await asyncio.Event().wait()

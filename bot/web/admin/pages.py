@@ -6,15 +6,15 @@ import asyncio
 import csv
 import io
 from datetime import date, timedelta
-from urllib.parse import urlencode
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
-from bot.channels.base import DeliveryError
-from bot.engine.messages import Msg
 from bot import places
+from bot.delivery import DeliveryError
+from bot.engine.messages import Msg
 from bot.handoff import NoChannel
 from bot.store import console as store
 from bot.store import handoffs, staff
