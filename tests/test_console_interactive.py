@@ -17,7 +17,9 @@ from bot.store.files import FileStore
 async def service(tmp_path, database_url):
     db = Database(database_url)
     await db.migrate()
-    yield Service(load_guide(), db, FileStore(tmp_path / "files"))
+    service = Service(load_guide(), db, FileStore(tmp_path / "files"))
+    yield service
+    await service.close()  # its marks of sent replies, still lingering
     await db.close()
 
 

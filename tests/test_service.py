@@ -26,7 +26,9 @@ def guide():
 async def service(tmp_path, guide, database_url):
     db = Database(database_url)
     await db.migrate()
-    yield Service(guide, db, FileStore(tmp_path / "files"))
+    service = Service(guide, db, FileStore(tmp_path / "files"))
+    yield service
+    await service.close()  # its marks of sent replies, still lingering
     await db.close()
 
 

@@ -43,7 +43,9 @@ async def service(tmp_path, database_url):
     form.write_text(larger, encoding="utf-8")
     db = Database(database_url)
     await db.migrate()
-    yield Service(load_guide(dialogs, TINY / "locales"), db, FileStore(tmp_path / "files"))
+    service = Service(load_guide(dialogs, TINY / "locales"), db, FileStore(tmp_path / "files"))
+    yield service
+    await service.close()  # its marks of sent replies, still lingering
     await db.close()
 
 
