@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.db import sqlite_twin
+from bot.store.writer import settle
 
 R = TypeVar("R")
 Read = Callable[[Connection], Any]
@@ -60,13 +61,7 @@ class Reader:
                     self._thread, self._in_thread, [read for read, _ in batch])
             except Exception as exc:  # noqa: BLE001 - the connection itself failed
                 outcomes = [(False, exc)] * len(batch)
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+            settle(batch, outcomes)
 
     def _in_thread(self, reads: list[Read]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []

@@ -137,13 +137,7 @@ class Writer:
             self.batches += 1
             self.turns += len(batch)
             metrics.BATCH_SIZE.observe(len(batch))
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-            if future.done():
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        settle(batch, outcomes)
 
     async def _in_thread(self, batch: list[tuple[Plain, asyncio.Future]]) -> list:
         jobs = [job for job, _ in batch]
@@ -233,3 +227,15 @@ def _on_async(job: Plain) -> Async:
         return await conn.run_sync(job)
 
     return run
+
+
+def settle(waiting: list[tuple[Any, asyncio.Future]], outcomes: list[tuple[bool, Any]]) -> None:
+    """Hand each waiting caller its outcome, ``(True, value)`` or ``(False, exception)``, in
+    order (one whose future was cancelled meanwhile gets nothing)."""
+    for (_, future), (ok, value) in zip(waiting, outcomes, strict=True):
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
