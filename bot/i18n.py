@@ -69,6 +69,7 @@ def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> Plural:
 SUPPORTED = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
 DOMAIN = "messages"
+_NO_DEFAULTS: Mapping[str, Any] = {}
 
 
 @lru_cache(maxsize=512)  # every turn of a new merchant asks; Babel parses the tag each time
@@ -100,6 +101,9 @@ class Translator:
     ) -> None:
         self._translations = dict(translations)
         self._known = dict(known)  # msgids with a usable (non-empty, non-fuzzy) translation
+        # (locale, msgid) -> (the translated text, the locale it is in): the catalogs are
+        # fixed once loaded, and a turn translates a dozen messages.
+        self._templates: dict[tuple[str, str], tuple[str, str]] = {}
 
     @classmethod
     def load(cls, locales_dir: Path) -> Translator:
@@ -129,6 +133,8 @@ class Translator:
         return self._translations[locale].gettext(msgid)
 
     def _value(self, locale: str, value: Any) -> Any:
+        if type(value) is str:
+            return value
         if isinstance(value, Msg):
             return self(locale, value)
         if isinstance(value, datetime.date):  # one date format per language
@@ -139,33 +145,55 @@ class Translator:
 
     def __call__(self, locale: str, message: Msg | str, **params: Any) -> str:
         """Translate ``message`` and fill in its parameters (themselves translated if ``Msg``)."""
+        if params and isinstance(message, Msg):
+            params = {**message.params, **params}
+            message = Plural(message.msgid, message.plural, message.n, **params) if isinstance(
+                message, Plural) else Msg(message.msgid, **params)
+            return self.render(locale, message)
+        return self.render(locale, message, params)
+
+    def render(self, locale: str, message: Msg | str,
+               defaults: Mapping[str, Any] = _NO_DEFAULTS) -> str:
+        """``self(locale, message)``, with ``defaults`` for placeholders the message's own
+        parameters leave open (a renderer's figures): looked up when a placeholder asks, not
+        copied into every call."""
         if isinstance(message, Plural):
-            params = {**message.params, **params}
             text = self._translations[locale].ngettext(message.msgid, message.plural, message.n)
-        elif isinstance(message, Msg):
-            params = {**message.params, **params}
-            text = self.gettext(locale, message.msgid)
+            said_in = self._said_in(locale, message.msgid)
         else:
-            text = self.gettext(locale, message)
-        if not params:
+            msgid = message.msgid if isinstance(message, Msg) else message
+            key = (locale, msgid)
+            found = self._templates.get(key) if isinstance(message, Msg) else None
+            if found is None:
+                found = (self.gettext(locale, msgid), self._said_in(locale, msgid))
+                if isinstance(message, Msg):  # a msgid; a plain str may be anything
+                    self._templates[key] = found
+            text, said_in = found
+        params = message.params if isinstance(message, Msg) else _NO_DEFAULTS
+        if not params and not defaults:
             return text
         # Amounts, dates and lists follow the language the sentence is in: a message with no
-        # translation yet falls back to English, and so do its values.
-        msgid = message.msgid if isinstance(message, Msg) else message
-        said_in = locale if locale == "en" or self.has(locale, msgid) else "en"
-        # Only the placeholders the text holds are formatted: a renderer passes every figure
-        # of the guide to every text, and formatting an amount through Babel costs more than
+        # translation yet falls back to English, and so do its values. Only the placeholders
+        # the text holds are formatted: formatting an amount through Babel costs more than
         # the rest of a turn.
-        return text.format_map(_Values(self, said_in, params))
+        return text.format_map(_Values(self, said_in, params, defaults))
+
+    def _said_in(self, locale: str, msgid: str) -> str:
+        return locale if locale == "en" or self.has(locale, msgid) else "en"
 
 
 class _Values:
-    """A message's parameters, each translated or formatted when ``format_map`` asks for it."""
+    """A message's parameters (then the defaults), each translated or formatted when
+    ``format_map`` asks for it."""
 
-    __slots__ = ("_locale", "_params", "_translator")
+    __slots__ = ("_defaults", "_locale", "_params", "_translator")
 
-    def __init__(self, translator: Translator, locale: str, params: Mapping[str, Any]) -> None:
-        self._translator, self._locale, self._params = translator, locale, params
+    def __init__(self, translator: Translator, locale: str, params: Mapping[str, Any],
+                 defaults: Mapping[str, Any]) -> None:
+        self._translator, self._locale = translator, locale
+        self._params, self._defaults = params, defaults
 
     def __getitem__(self, key: str) -> Any:
-        return self._translator._value(self._locale, self._params[key])
+        params = self._params
+        value = params[key] if key in params else self._defaults[key]
+        return self._translator._value(self._locale, value)

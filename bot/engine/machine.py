@@ -77,7 +77,7 @@ class Guide:
         if step is None:
             return Expect("none")
         ref = f"{state.flow}.{step.id}"
-        choices = self.render.choices(state.locale, self.render.question_options(state, step))
+        choices = self.render.question_choices(state, step)
         if state.pending.get("offer"):
             return Expect("choice", ref, choices=choices)
         if step.kind == "text":

@@ -6,9 +6,10 @@ Rendering is apart from deciding (``machine.py``) and from sending (the channels
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment
@@ -44,6 +45,10 @@ class Renderer:
             self.params["sm_export_usd"] = Money(figures["sm_export_usd"], "USD")
         self._static: dict[tuple[str, str], str] = {}
         self._labels: dict[tuple[str, str], str] = {}
+        # Per step, what reads the same on every visit (its text, breadcrumb, hints, buttons):
+        # kept with the step itself, so an id is never mistaken for another step's.
+        self._steps: dict[tuple[Any, str, int], tuple[Step, Any]] = {}
+        self._counters: dict[tuple[str, str, int, int | None], str] = {}
 
     # -- plain text ----------------------------------------------------------------------
     def text(self, locale: str, message: Msg | str) -> str:
@@ -51,11 +56,11 @@ class Renderer:
         # and catalogs are fixed once loaded): translated once per locale.
         static = type(message) is str or (type(message) is Msg and not message.params)
         if not static:
-            return self.translator(locale, message, **self.params)
+            return self.translator.render(locale, message, self.params)
         key = (locale, message if type(message) is str else message.msgid)
         found = self._static.get(key)
         if found is None:
-            found = self._static[key] = self.translator(locale, message, **self.params)
+            found = self._static[key] = self.translator.render(locale, message, self.params)
         return found
 
     def label(self, locale: str, option: Option) -> str:
@@ -69,9 +74,20 @@ class Renderer:
         return BREADCRUMB.join(self.translator(locale, label) for label in path)
 
     def uses_figures(self, step: Step) -> bool:
-        return bool(step.text and _placeholders(step.text) & set(self.figures))
+        return bool(step.text) and not _placeholders(step.text).isdisjoint(self.figures)
 
     def _body(self, locale: str, step: Step, figures_note: bool = True) -> list[str]:
+        return list(self._per_step(("body", figures_note), locale, step,
+                                   lambda: self._new_body(locale, step, figures_note)))
+
+    def _per_step(self, what: Any, locale: str, step: Step, make: Callable[[], Any]) -> Any:
+        key = (what, locale, id(step))
+        found = self._steps.get(key)
+        if found is None or found[0] is not step:
+            found = self._steps[key] = (step, make())
+        return found[1]
+
+    def _new_body(self, locale: str, step: Step, figures_note: bool) -> list[str]:
         parts = [self.text(locale, step.text)] if step.text else []
         if step.menu_path:
             parts.append(self.text(locale, Msg("Where: {path}",
@@ -97,15 +113,18 @@ class Renderer:
         parts += self._body(loc, step, figures_note)
         if step.kind == "text":
             validator = VALIDATORS[step.validator]
-            example = (date_example(validator.when, today) if validator.when and today
-                       else validator.example)
-            parts.append(self.text(loc, Msg("Example: {example}", example=example)))
+            if validator.when and today:
+                parts.append(self._example(loc, date_example(validator.when, today)))
+            else:
+                parts.append(self._per_step("example", loc, step,
+                                            lambda: self._example(loc, validator.example)))
         elif step.kind == "files":
             spec = step.files
             have = sum(1 for d in state.documents if d.category == spec.category)
-            parts.append(self.text(loc, Msg("Accepted: {accepted}, up to {limit} a file.",
-                                            accepted=describe_accept(spec.rule.accept),
-                                            limit=human_size(spec.rule.max_bytes))))
+            parts.append(self._per_step("accepted", loc, step, lambda: self.text(loc, Msg(
+                "Accepted: {accepted}, up to {limit} a file.",
+                accepted=describe_accept(spec.rule.accept),
+                limit=human_size(spec.rule.max_bytes)))))
             if spec.max_files > 1:
                 parts.append(self.text(loc, Msg(
                     "Send them one by one or several at once, at most {max}; received so far: "
@@ -124,18 +143,27 @@ class Renderer:
             value = self.answer_text(state, flow, step)
             if value:
                 parts.append(self.text(loc, Msg("Your previous answer: {value}", value=value)))
-        return Reply("\n\n".join(parts), self.choices(loc, self.question_options(state, step)))
+        return Reply("\n\n".join(parts), self.question_choices(state, step))
+
+    def _example(self, locale: str, example: str) -> str:
+        return self.text(locale, Msg("Example: {example}", example=example))
 
     def counter(self, state: State, flow: Flow, step: Step) -> str:
         """"Basic certification · question 3 of 9", true for this merchant's path."""
         where = progress(state, flow, step)
         if not where.shown:
             return ""
-        if where.n is None:
-            return self.text(state.locale, Msg("{flow} · question {k}", flow=Msg(flow.title),
-                                               k=where.k))
-        return self.text(state.locale, Msg("{flow} · question {k} of {n}", flow=Msg(flow.title),
-                                           k=where.k, n=where.n))
+        key = (state.locale, flow.title, where.k, where.n)  # a few dozen per flow
+        found = self._counters.get(key)
+        if found is None:
+            found = self._counters[key] = self._counter(state.locale, flow, where.k, where.n)
+        return found
+
+    def _counter(self, locale: str, flow: Flow, k: int, n: int | None) -> str:
+        if n is None:
+            return self.text(locale, Msg("{flow} · question {k}", flow=Msg(flow.title), k=k))
+        return self.text(locale, Msg("{flow} · question {k} of {n}", flow=Msg(flow.title), k=k,
+                                     n=n))
 
     def field_name(self, locale: str, step: Step) -> str:
         """The short name /status gives an answer; empty for a question that only routes."""
@@ -151,6 +179,13 @@ class Renderer:
         if step.kind == "files" and (step.files.max_files > 1 or step.files.min_files == 0):
             return [DONE]
         return []
+
+    def question_choices(self, state: State, step: Step) -> tuple[Choice, ...]:
+        """``question_options`` as buttons in the merchant's locale."""
+        if state.pending.get("offer"):
+            return self.choices(state.locale, self.offer_options(step))
+        return self._per_step("choices", state.locale, step, lambda: self.choices(
+            state.locale, self.question_options(state, step)))
 
     def offer_options(self, step: Step) -> tuple[Option, ...]:
         return (KEEP, REPLACE if step.kind == "files" else CHANGE)
@@ -286,5 +321,6 @@ STATUS_NAMES = {
 }
 
 
-def _placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+@lru_cache(maxsize=1024)  # msgids: a fixed set, asked on every turn
+def _placeholders(text: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
