@@ -60,8 +60,9 @@ class MeteredService(Service):
             return result
         finally:
             metrics.QUEUE_DEPTH.dec()
-            metrics.TURNS.labels(channel, outcome).inc()
-            metrics.TURN_SECONDS.labels(channel).observe(time.perf_counter() - started)
+            metrics.labelled(metrics.TURNS, channel, outcome).inc()
+            seconds = time.perf_counter() - started
+            metrics.labelled(metrics.TURN_SECONDS, channel).observe(seconds)
 
 
 def settle_heap() -> None:

@@ -7,6 +7,8 @@ one process (tests) add up in one place and nothing else is exported by accident
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -32,6 +34,13 @@ QUEUE_DEPTH = Gauge("bot_queue_depth", "Events accepted by the service and not y
                     registry=REGISTRY)
 SENDS = Counter("bot_sends", "Messages sent to merchants unprompted or in reply, by channel "
                 "and result (sent, failed)", ["channel", "result"], registry=REGISTRY)
+
+
+@lru_cache(maxsize=256)  # channels × outcomes: a handful
+def labelled(metric: Counter | Histogram, *values: str) -> Counter | Histogram:
+    """``metric.labels(*values)``, looked up once: prometheus-client checks the values and
+    takes a lock on every ``labels`` call, and every turn counts itself twice."""
+    return metric.labels(*values)
 
 
 def exposition() -> tuple[bytes, str]:

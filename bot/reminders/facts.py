@@ -97,9 +97,17 @@ class Report:
                     self.license_end is not None, self.inspection is not None))
 
 
+NOTHING = Report()
+
+
 def report(before: State, after: State, effects: list[Effect]) -> Report:
     """Consume the one-shot answers of ``after`` and say what changed."""
-    answers = after.answers
+    answers, earlier = after.answers, before.answers
+    if (not effects and SUBMITTED_DATE not in answers and PASSED_DATE not in answers
+            and RENEWAL_DONE not in answers
+            and answers.get(LICENSE_END_DATE) == earlier.get(LICENSE_END_DATE)
+            and answers.get(INSPECTION_DATE) == earlier.get(INSPECTION_DATE)):
+        return NOTHING  # most turns: nothing reminders depend on
     submitted = _date(answers.pop(SUBMITTED_DATE, None))
     passed = _date(answers.pop(PASSED_DATE, None))
     done = answers.pop(RENEWAL_DONE, None)
