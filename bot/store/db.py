@@ -6,11 +6,11 @@ default) or PostgreSQL (``postgresql+asyncpg://user:password@host/db``) for seve
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -26,10 +26,12 @@ MIGRATION_LOCK = 0x6A6F_6E65_7773
 MIGRATION_WAIT_MS = 120_000  # SQLite: how long a starting worker waits for another's upgrade
 
 
-# JSON columns as UTF-8 text, compact: the replies and answers are mostly Chinese, which the
-# default escapes to six bytes a character (twice the UTF-8); fewer bytes to write and sync on
-# every turn, and a little less encoding work. Rows stored either way read back the same.
-json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def json_text(value: object) -> str:
+    """JSON columns as UTF-8 text, compact: the replies and answers are mostly Chinese, which
+    the stdlib's default escapes to six bytes a character (twice the UTF-8). orjson writes the
+    same text as ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` at a sixth of the
+    cost, and a turn writes three such values. Rows stored either way read back the same."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -56,7 +58,8 @@ def sqlite_twin(engine: AsyncEngine) -> Engine:
     """A synchronous engine on the same SQLite file, with the same pragmas: the writer's and
     the reader's own connections, used from their threads."""
     url = engine.url.set(drivername="sqlite+pysqlite")
-    sync = create_engine(url, hide_parameters=True, json_serializer=json_text)
+    sync = create_engine(url, hide_parameters=True, json_serializer=json_text,
+                         json_deserializer=orjson.loads)
     event.listen(sync, "connect", sqlite_pragmas)
     event.listen(sync, "begin", sqlite_begin)
     return sync
@@ -95,7 +98,8 @@ class Database:
             private_file(Path(database))
         # hide_parameters: SQL logs and errors must never show answers (ID numbers among them)
         self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True,
-                                                       json_serializer=json_text)
+                                                       json_serializer=json_text,
+                                                       json_deserializer=orjson.loads)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", sqlite_begin)

@@ -11,10 +11,13 @@ exactly as one written through SQLAlchemy.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 
 class Prepared:
@@ -29,7 +32,7 @@ class Prepared:
         self.sql = str(compiled)
         self.names: tuple[str, ...] = tuple(compiled.positiontup)
         self._processors: list[Callable[[Any], Any] | None] = [
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            _processor(compiled.binds[name].type.dialect_impl(dialect), dialect)
             for name in self.names]
 
     def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -39,3 +42,19 @@ class Prepared:
 
     def rows(self, many: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         return [self.row(values) for values in many]
+
+
+def _processor(impl: TypeEngine, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column's bind processor; for SQLite's DATETIME in its default storage format, the
+    same text from ``isoformat`` (a third of the cost of the format SQLAlchemy fills in)."""
+    process = impl.bind_processor(dialect)
+    if (process is None or not isinstance(impl, sqlite.DATETIME)
+            or impl._storage_format != sqlite.DATETIME._storage_format):
+        return process
+
+    def stored(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return process(value)
+
+    return stored

@@ -8,13 +8,13 @@ model built for it: the guide reads three fields of an update and one of a sent 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 from bot.channels.telegram.core import FileTooBig
 from bot.channels.telegram.polling import ALLOWED_UPDATES, PollErrors
@@ -24,6 +24,7 @@ from bot.channels.telegram.retry import Backoff, retrying
 log = logging.getLogger(__name__)
 
 DOWNLOAD_TIMEOUT = 120
+JSON = {"Content-Type": "application/json"}  # bodies are UTF-8 JSON, as the Bot API takes
 CALL_TIMEOUT = 60
 
 
@@ -73,9 +74,7 @@ class BotAPI:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100),
-                json_serialize=lambda o: json.dumps(o, ensure_ascii=False))
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
         return self._session
 
     async def close(self) -> None:
@@ -86,11 +85,12 @@ class BotAPI:
     async def raw(self, method: str, params: dict[str, Any] | None = None, *,
                   timeout: float = CALL_TIMEOUT, data: aiohttp.FormData | None = None) -> Any:
         """One call, no retries: the ``result``, or ``BotAPIError``."""
-        kwargs: dict[str, Any] = {"data": data} if data is not None else {"json": params or {}}
+        kwargs: dict[str, Any] = ({"data": data} if data is not None else
+                                  {"data": orjson.dumps(params or {}), "headers": JSON})
         async with self.session.post(self._base + method,
                                      timeout=aiohttp.ClientTimeout(total=timeout),
                                      **kwargs) as response:
-            body = json.loads(await response.read())
+            body = orjson.loads(await response.read())
         if not isinstance(body, dict):
             raise ValueError(f"{method}: the answer is not a Bot API response")  # noqa: TRY004
         if body.get("ok"):
