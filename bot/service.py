@@ -16,7 +16,6 @@ import asyncio
 import logging
 import multiprocessing
 import random
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -156,9 +155,9 @@ class Service:
         self._outbox: OrderedDict[int, str] = OrderedDict()  # turn id -> its channel
         self._days: dict[str, tuple[datetime, datetime, date]] = {}  # see ``today``
         self._marks: set[asyncio.Task] = set()  # ``mark_sent_soon`` under way
-        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        # One lock per merchant with turns in this process, with how many hold or wait for it:
+        # the last one out removes it.
+        self._locks: dict[tuple[str, str], list] = {}  # key -> [lock, users]
 
     # -- plugins -----------------------------------------------------------------------------
     def install(self, plugin: Plugin) -> Plugin:
@@ -197,31 +196,44 @@ class Service:
         """Apply ``event`` for one merchant. ``language`` is a hint for a new merchant (e.g. a
         Telegram ``language_code``); ``locale`` forces the merchant's locale."""
         key = (channel, user_key)
-        async with self._lock(key):
-            for attempt in range(self.retries):
-                try:
-                    return await self._turn(key, event, update_id, language, locale)
-                except T.AlreadyApplied:
-                    found = await self._duplicate(key, update_id)
-                    if found is not None:
-                        return found
-                    failure: BaseException = IntegrityError("turn", None, Exception())
-                except Exception as exc:
-                    if not retryable(exc):
-                        raise
-                    failure = exc
-                self.cache.drop(key)
-                metrics.RETRIES.labels(type(failure).__name__).inc()
-                if attempt == 0 and isinstance(failure, M.VersionConflict):
-                    # Most likely only this worker's cache is behind (another worker took
-                    # the merchant's last answer): retried at once on the row as it is now.
-                    log.info("%s: turn retried on fresh state", channel)
-                    continue
-                log.warning("%s: turn retried (%s), attempt %d", channel,
-                            type(failure).__name__, attempt + 1)
-                await asyncio.sleep(self.backoff * 2 ** attempt * random.uniform(0.5, 1.5))
-            log.error("%s: turn given up after %d attempts", channel, self.retries)
-            return await self._apology(key, language, locale)
+        held = self._locks.get(key)
+        if held is None:
+            held = self._locks[key] = [asyncio.Lock(), 0]
+        held[1] += 1
+        try:
+            async with held[0]:
+                return await self._attempts(key, event, update_id, language, locale)
+        finally:
+            held[1] -= 1
+            if not held[1]:
+                del self._locks[key]
+
+    async def _attempts(self, key, event, update_id, language, locale) -> Result:
+        channel = key[0]
+        for attempt in range(self.retries):
+            try:
+                return await self._turn(key, event, update_id, language, locale)
+            except T.AlreadyApplied:
+                found = await self._duplicate(key, update_id)
+                if found is not None:
+                    return found
+                failure: BaseException = IntegrityError("turn", None, Exception())
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
+                failure = exc
+            self.cache.drop(key)
+            metrics.RETRIES.labels(type(failure).__name__).inc()
+            if attempt == 0 and isinstance(failure, M.VersionConflict):
+                # Most likely only this worker's cache is behind (another worker took
+                # the merchant's last answer): retried at once on the row as it is now.
+                log.info("%s: turn retried on fresh state", channel)
+                continue
+            log.warning("%s: turn retried (%s), attempt %d", channel,
+                        type(failure).__name__, attempt + 1)
+            await asyncio.sleep(self.backoff * 2 ** attempt * random.uniform(0.5, 1.5))
+        log.error("%s: turn given up after %d attempts", channel, self.retries)
+        return await self._apology(key, language, locale)
 
     async def notice(self, channel: str, user_key: str, message: Msg) -> Result:
         """Tell the merchant something outside the flow (e.g. an unreadable input) and repeat
@@ -331,12 +343,6 @@ class Service:
         return day
 
     # -- reading -----------------------------------------------------------------------------
-    def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
-
     async def _cached(self, key: tuple[str, str]) -> Cached | None:
         item = self.cache.get(key)
         if item is None:

@@ -35,12 +35,17 @@ class Prepared:
             _processor(compiled.binds[name].type.dialect_impl(dialect), dialect)
             for name in self.names]
 
-    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The statement's parameters from ``values`` (by name), processed for the driver."""
-        return tuple(values[name] if process is None else process(values[name])
-                     for name, process in zip(self.names, self._processors, strict=True))
+        # Only the columns with a processor (JSON, times) are touched after the lookup.
+        self._processed = [(i, p) for i, p in enumerate(self._processors) if p is not None]
 
-    def rows(self, many: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    def row(self, values: Mapping[str, Any]) -> list[Any]:
+        """The statement's parameters from ``values`` (by name), processed for the driver."""
+        row = [values[name] for name in self.names]
+        for i, process in self._processed:
+            row[i] = process(row[i])
+        return row
+
+    def rows(self, many: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
         return [self.row(values) for values in many]
 
 
