@@ -101,8 +101,6 @@ class Translator:
     ) -> None:
         self._translations = dict(translations)
         self._known = dict(known)  # msgids with a usable (non-empty, non-fuzzy) translation
-        # (locale, msgid) -> (the translated text, the locale it is in): the catalogs are
-        # fixed once loaded, and a turn translates a dozen messages.
         self._templates: dict[tuple[str, str], tuple[str, str]] = {}
 
     @classmethod
@@ -144,31 +142,21 @@ class Translator:
         return value
 
     def __call__(self, locale: str, message: Msg | str, **params: Any) -> str:
-        """Translate ``message`` and fill in its parameters (themselves translated if ``Msg``)."""
-        if params and isinstance(message, Msg):
-            params = {**message.params, **params}
-            message = Plural(message.msgid, message.plural, message.n, **params) if isinstance(
-                message, Plural) else Msg(message.msgid, **params)
-            return self.render(locale, message)
+        """Translate ``message`` and fill in its parameters (themselves translated if ``Msg``);
+        ``params`` fill the placeholders the message's own leave open."""
         return self.render(locale, message, params)
 
     def render(self, locale: str, message: Msg | str,
                defaults: Mapping[str, Any] = _NO_DEFAULTS) -> str:
-        """``self(locale, message)``, with ``defaults`` for placeholders the message's own
-        parameters leave open (a renderer's figures): looked up when a placeholder asks, not
-        copied into every call."""
+        """``self(locale, message, **defaults)`` without copying ``defaults`` (a renderer's
+        figures) into every call: they are looked up when a placeholder asks."""
         if isinstance(message, Plural):
             text = self._translations[locale].ngettext(message.msgid, message.plural, message.n)
             said_in = self._said_in(locale, message.msgid)
-        else:
-            msgid = message.msgid if isinstance(message, Msg) else message
-            key = (locale, msgid)
-            found = self._templates.get(key) if isinstance(message, Msg) else None
-            if found is None:
-                found = (self.gettext(locale, msgid), self._said_in(locale, msgid))
-                if isinstance(message, Msg):  # a msgid; a plain str may be anything
-                    self._templates[key] = found
-            text, said_in = found
+        elif isinstance(message, Msg):
+            text, said_in = self._template(locale, message.msgid)
+        else:  # a plain str may be anything: not kept
+            text, said_in = self.gettext(locale, message), self._said_in(locale, message)
         params = message.params if isinstance(message, Msg) else _NO_DEFAULTS
         if not params and not defaults:
             return text
@@ -177,6 +165,15 @@ class Translator:
         # the text holds are formatted: formatting an amount through Babel costs more than
         # the rest of a turn.
         return text.format_map(_Values(self, said_in, params, defaults))
+
+    def _template(self, locale: str, msgid: str) -> tuple[str, str]:
+        """The msgid's translation and the locale it is in, kept: the catalogs are fixed once
+        loaded, and a turn translates a dozen messages."""
+        found = self._templates.get((locale, msgid))
+        if found is None:
+            found = self._templates[(locale, msgid)] = (self.gettext(locale, msgid),
+                                                        self._said_in(locale, msgid))
+        return found
 
     def _said_in(self, locale: str, msgid: str) -> str:
         return locale if locale == "en" or self.has(locale, msgid) else "en"

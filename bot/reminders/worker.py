@@ -131,15 +131,15 @@ class Worker:
             await asyncio.wait_for(sender.send(item.user_key, [reply]),
                                    self.config.send_timeout)
         except DeliveryError as exc:
-            metrics.SENDS.labels(item.channel, "failed").inc()
+            metrics.labelled(metrics.SENDS, item.channel, "failed").inc()
             await self._failed(item, token, now, attempts, str(exc), exc.permanent)
             return None
         except Exception as exc:  # a sender bug or a timeout: retried, a bounded number of times
-            metrics.SENDS.labels(item.channel, "failed").inc()
+            metrics.labelled(metrics.SENDS, item.channel, "failed").inc()
             log.exception("reminder %d: send raised", item.id)
             await self._failed(item, token, now, attempts, type(exc).__name__, False)
             return None
-        metrics.SENDS.labels(item.channel, "sent").inc()
+        metrics.labelled(metrics.SENDS, item.channel, "sent").inc()
         marked = await self._update(
             item.id, R.claimed_by(token),
             status=F.SENT, sent_at=now, claim_token=None, claimed_until=None,

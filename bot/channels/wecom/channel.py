@@ -343,7 +343,7 @@ class WeComChannel:
         else:
             ok = True
         if result.turn_id is None and result.replies:
-            metrics.SENDS.labels(CHANNEL, "sent" if ok else "failed").inc()
+            metrics.labelled(metrics.SENDS, CHANNEL, "sent" if ok else "failed").inc()
         return ok
 
     async def send(self, user_key: str, replies: list[Reply]) -> None:
@@ -372,9 +372,9 @@ class WeComChannel:
             await self.api.send_text(user, text)
         except Exception as exc:  # the apology is best effort
             log.error("wecom: could not apologise: %s", _describe(exc))
-            metrics.SENDS.labels(CHANNEL, "failed").inc()
+            metrics.labelled(metrics.SENDS, CHANNEL, "failed").inc()
         else:
-            metrics.SENDS.labels(CHANNEL, "sent").inc()
+            metrics.labelled(metrics.SENDS, CHANNEL, "sent").inc()
 
 
 async def _after(task: asyncio.Task[None] | None) -> None:

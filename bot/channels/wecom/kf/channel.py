@@ -300,7 +300,7 @@ class KfChannel:
         else:
             ok = True
         if result.turn_id is None and result.replies:
-            metrics.SENDS.labels(CHANNEL, "sent" if ok else "failed").inc()
+            metrics.labelled(metrics.SENDS, CHANNEL, "sent" if ok else "failed").inc()
         return ok
 
     async def _send(self, user: str, replies: list[Reply], hint: str | None,
