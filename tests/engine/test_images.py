@@ -8,7 +8,7 @@ import time
 import tracemalloc
 
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageStat
 
 from bot.engine import images
 from tests.documents import samples
@@ -57,6 +57,13 @@ def test_the_score_falls_as_the_blur_grows(calibration):
 
 def test_a_blank_page_has_nothing_sharp():
     assert score(samples.encode(Image.new("RGB", (1200, 850), "white"))) == 0
+
+
+def test_tile_variance_is_what_pillow_computes():
+    page = Image.open(io.BytesIO(samples.scan(fmt="JPEG"))).convert("L")
+    for box in ((0, 0, 40, 30), (100, 80, 260, 200), (0, 0) + page.size):
+        tile = page.crop(box)
+        assert images._variance(tile.histogram()) == ImageStat.Stat(tile).var[0]
 
 
 def test_the_score_does_not_depend_on_the_resolution():
