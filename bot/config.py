@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -189,6 +189,19 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.bot_data_dir / "outbox"
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        """BOT_ENCRYPTION_KEY's keys in order: the first encrypts, all decrypt."""
+        key = self.bot_encryption_key
+        return [k.strip() for k in (key.get_secret_value() if key else "").split(",")
+                if k.strip()]
+
+    @property
+    def cipher(self) -> MultiFernet | None:
+        """What encrypts secrets at rest, or ``None`` without BOT_ENCRYPTION_KEY."""
+        keys = self.encryption_keys
+        return MultiFernet([Fernet(k.encode()) for k in keys]) if keys else None
 
     @field_validator("bot_admin_listen", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from bot.config import Settings
 from bot.documents.commands import PREFIX, Desk
 from bot.documents.outbox import Outbox
-from bot.documents.privacy import Sealer, keys_from
+from bot.documents.privacy import Sealer
 from bot.engine.messages import Msg
 from bot.plugins import Command, Handler, Plugin
 from bot.service import Service
@@ -40,7 +40,6 @@ class Documents(Plugin):
 
 def install(service: Service, settings: Settings) -> Desk:
     desk = Desk(Outbox(settings.outbox_dir))
-    key = settings.bot_encryption_key
-    keys = keys_from(key.get_secret_value()) if key is not None else []
+    keys = settings.encryption_keys
     service.install(Documents(desk, Sealer(keys) if keys else None))
     return desk

@@ -72,10 +72,6 @@ class Sealer:
         return {**state, "answers": opened}
 
 
-def keys_from(setting: str | None) -> list[str]:
-    return [k for k in (setting or "").split(",") if k.strip()]
-
-
 async def erase(session: AsyncSession, merchant: Merchant, files: FileStore) -> list:
     """Delete every row that belongs to ``merchant`` except its own (the caller empties the
     state the service writes back).

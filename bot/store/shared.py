@@ -13,7 +13,9 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -44,25 +46,50 @@ async def _lock(conn: AsyncConnection, key: str) -> None:
 Fetch = Callable[[], Awaitable[tuple[str, float]]]  # -> (token, seconds it is valid)
 
 
+class Cipher(Protocol):
+    """Fernet's interface (``MultiFernet`` of ``BOT_ENCRYPTION_KEY``'s keys)."""
+
+    def encrypt(self, data: bytes) -> bytes: ...
+
+    def decrypt(self, token: bytes) -> bytes: ...
+
+
 async def shared_token(engine: AsyncEngine, name: str, now: float, fetch: Fetch,
-                       stale: str | None = None) -> tuple[str, float]:
+                       stale: str | None = None, cipher: Cipher | None = None,
+                       ) -> tuple[str, float]:
     """The token stored under ``name`` while it is valid and not ``stale`` (one the caller saw
     refused); else ``fetch`` one, under the lock, so that one worker fetches and the others
-    read it. Returns (token, expires_at)."""
+    read it. Returns (token, expires_at).
+
+    With a ``cipher`` the token is stored encrypted: whoever reads the database cannot call
+    the API with it. One that does not decrypt (stored before the key was set, or under a key
+    since removed) is fetched again, as an expired one is: it is only a cache."""
     async with _writer(engine).begin() as conn:
         await _lock(conn, f"token:{name}")
         row = (await conn.execute(select(tokens.c.token, tokens.c.expires_at)
                                   .where(tokens.c.name == name))).first()
-        if row is not None and row.expires_at > now and row.token != stale:
-            return row.token, row.expires_at
+        if row is not None and row.expires_at > now:
+            token = _open(cipher, row.token)
+            if token is not None and token != stale:
+                return token, row.expires_at
         token, valid = await fetch()
         expires = now + valid
+        kept = token if cipher is None else cipher.encrypt(token.encode()).decode()
         if row is None:
-            await conn.execute(insert(tokens).values(name=name, token=token, expires_at=expires))
+            await conn.execute(insert(tokens).values(name=name, token=kept, expires_at=expires))
         else:
             await conn.execute(update(tokens).where(tokens.c.name == name)
-                               .values(token=token, expires_at=expires))
+                               .values(token=kept, expires_at=expires))
         return token, expires
+
+
+def _open(cipher: Cipher | None, stored: str) -> str | None:
+    if cipher is None:
+        return stored
+    try:
+        return cipher.decrypt(stored.encode()).decode()
+    except InvalidToken:
+        return None
 
 
 # -- pacing ------------------------------------------------------------------------------------

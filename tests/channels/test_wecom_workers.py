@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography.fernet import Fernet
 from dbkit import on_postgresql, read, write
 from fake_wecom import (
     AES_KEY,
@@ -45,6 +46,7 @@ pytestmark = pytest.mark.skipif(
     "(BOT_TEST_DATABASE_URL=postgresql+asyncpg://...)")
 
 PATH = "/wecom/callback"
+KEY = Fernet.generate_key().decode()
 APP = f"wecom:{CORP_ID}:{AGENT_ID}"
 
 
@@ -85,7 +87,8 @@ async def two(tmp_path, database_url):
     settings = Settings(
         _env_file=None, bot_data_dir=tmp_path, wecom_corp_id=CORP_ID, wecom_agent_id=AGENT_ID,
         wecom_secret=SECRET, wecom_token=TOKEN, wecom_encoding_aes_key=AES_KEY,
-        wecom_api_base=fake.base_url, bot_public_url="http://127.0.0.1:1")
+        wecom_api_base=fake.base_url, bot_public_url="http://127.0.0.1:1",
+        bot_encryption_key=KEY)
     guide = mini_guide(tmp_path / "dialogs")
     started, closing = [], []
     try:
@@ -163,8 +166,9 @@ async def test_one_access_token_for_both_workers(two):
                            for i in range(5) for w in (a, b)))
     assert fake.gettoken_calls == 2
     assert len(fake.sent) == 20
-    (token,) = read(url, "SELECT token FROM shared_tokens")
-    assert token[0] in fake.valid_tokens
+    ((stored,),) = read(url, "SELECT token FROM shared_tokens")
+    assert stored not in fake.valid_tokens  # encrypted under BOT_ENCRYPTION_KEY
+    assert Fernet(KEY).decrypt(stored.encode()).decode() in fake.valid_tokens
 
 
 async def emptied(url: str) -> None:

@@ -107,7 +107,8 @@ def mount_app(app: web.Application, service: Service, settings: Settings,
                    secret=settings.wecom_secret.get_secret_value(),
                    agent_id=int(settings.wecom_agent_id),
                    pacer=SharedPacer(engine, app_name) if shared else None,
-                   token_store=token_store(engine, app_name) if shared else None)
+                   token_store=token_store(engine, app_name, cipher=settings.cipher)
+                   if shared else None)
     channel = WeComChannel(service, api, uploads, inbox=shared)
     channel.start()
     uploads.register(CHANNEL, channel.deliver)

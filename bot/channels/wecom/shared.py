@@ -33,11 +33,13 @@ class SharedPacer:
             await self.sleep(wait)
 
 
-def token_store(engine: AsyncEngine, name: str, clock: Clock = time.time):
-    """``WeComApi``'s ``token_store``: the token shared under ``name``."""
+def token_store(engine: AsyncEngine, name: str, clock: Clock = time.time,
+                cipher: S.Cipher | None = None):
+    """``WeComApi``'s ``token_store``: the token shared under ``name``, encrypted in the
+    database by ``cipher`` when one is given (``Settings.cipher``)."""
 
     async def get(fetch: Callable[[], Awaitable[tuple[str, float]]],
                   stale: str | None) -> tuple[str, float]:
-        return await S.shared_token(engine, name, clock(), fetch, stale)
+        return await S.shared_token(engine, name, clock(), fetch, stale, cipher)
 
     return get

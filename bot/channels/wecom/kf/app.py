@@ -52,7 +52,7 @@ def build_kf(session: aiohttp.ClientSession, service: Service, settings: Setting
     """The channel and its robot (started); the caller closes them with ``Kf.close``."""
     # Several workers on one database share the 微信客服 access token (one gettoken for all).
     shared = None if service.db.is_sqlite else token_store(
-        service.db.engine, f"wecom_kf:{settings.wecom_corp_id}")
+        service.db.engine, f"wecom_kf:{settings.wecom_corp_id}", cipher=settings.cipher)
     api = KfApi(session, base_url=settings.wecom_api_base, corp_id=settings.wecom_corp_id,
                 secret=settings.wecom_kf_secret.get_secret_value(), token_store=shared)
     store = KfStore(service.db)
