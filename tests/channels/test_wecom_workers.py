@@ -2,7 +2,8 @@
 ``mount_app`` as ``python -m bot run`` wires them) on one PostgreSQL database, against one fake
 WeCom API on loopback: the pacing per member holds for the app, not for each worker; one access
 token serves both; a member's messages are applied in the order WeCom delivered them, whichever
-worker each went to; a message a dead worker kept is applied by the other."""
+worker each went to; a message a dead worker kept is applied by the other; one the inbox could
+not keep is answered 503 and applied once WeCom posts it again."""
 
 from __future__ import annotations
 
@@ -233,3 +234,24 @@ async def test_a_message_a_dead_worker_kept_is_applied_by_the_other(two, monkeyp
     assert "Received license.png" in replies[3]
     assert read(url, "SELECT count(*) FROM documents") == [(2,)]
     await emptied(url)
+
+
+async def test_a_message_that_could_not_be_kept_is_refused_and_applied_once_repeated(two):
+    """The inbox refuses the insert (here: its table is briefly away): the callback answers
+    503 and keeps nothing, so WeCom's repeat of the same MsgId is applied, once."""
+    fake, (a, b), url = two
+    msg_id = 9001
+    write(url, "ALTER TABLE inbox RENAME TO inbox_away")
+    try:
+        assert await a.post(text_xml("sol", "hi", msg_id)) == 503
+    finally:
+        write(url, "ALTER TABLE inbox_away RENAME TO inbox")
+    assert fake.texts("sol") == []
+    assert await a.post(text_xml("sol", "hi", msg_id)) == 200  # WeCom posts it again
+    await fake.wait_texts("sol", 1)
+    assert await b.post(text_xml("sol", "hi", msg_id)) == 200  # and a late copy to the other
+    await emptied(url)
+    await asyncio.sleep(0.3)
+    assert len(fake.texts("sol")) == 1
+    assert read(url, "SELECT count(*) FROM turns WHERE update_key = :k",
+                k=f"m:{msg_id}") == [(1,)]
