@@ -1,6 +1,6 @@
 """An album split between two ``python -m bot run`` Telegram webhook workers on one PostgreSQL
 database (its photos posted half to each, all at once, as a load balancer spreads them): stored
-whole, in message order, and answered once."""
+whole, in message order, and answered once; also when the worker gathering it is killed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import pytest
 from dbkit import on_postgresql, read
 from fake_telegram import FakeBotAPI, button_ids, picture
-from workers import LANGUAGE, SETTLE, click, logs, one_by_one, say, workers
+from workers import LANGUAGE, LOST, SETTLE, click, logs, one_by_one, say, workers
 
 from bot.channels.telegram.albums import SharedAlbums
 from bot.channels.telegram.incoming import FILE, FileRef, Incoming
@@ -59,6 +59,53 @@ async def test_an_album_split_between_two_workers_is_stored_whole_and_answered_o
                     " WHERE m.user_key = '601' AND t.update_key LIKE 'album:%'") == [(1,)]
         assert read(url, "SELECT count(*) FROM album_parts") == [(0,)]
         assert read(url, "SELECT count(*) FROM album_gatherings") == [(0,)]  # nothing kept
+    finally:
+        await api.stop()
+
+
+async def rows(url: str, sql: str, expected: int, timeout: float = 10.0) -> None:
+    """Wait until ``sql`` counts ``expected`` rows (looked at every 50 ms)."""
+    deadline = time.monotonic() + timeout
+    while read(url, sql) != [(expected,)]:
+        assert time.monotonic() < deadline, f"{sql}: {read(url, sql)}, not {expected}"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_album_whose_gathering_worker_was_killed_is_applied_by_the_other(
+        tmp_path, database_url):
+    """The worker that owns an album's gathering is killed with -9 before the album goes
+    quiet: the other worker, holding the rest of the photos, takes the gathering over once its
+    claim runs out, and applies every photo once; Telegram's redelivery of the dead worker's
+    photo changes nothing."""
+    url = database_url
+    api = FakeBotAPI()
+    await api.start()
+    try:
+        async with workers(tmp_path, api, url) as (a, b):
+            chat = 602
+            await one_by_one(api, chat, a, [say("/start"), click("factory")])
+            photos = [api.updates.photo(chat, picture(1000, 800, "JPEG", seed=chat + i),
+                                        1000, 800, LANGUAGE, group=f"album-{chat}")
+                      for i in range(6)]
+            before = len(api.to(chat))
+            first = asyncio.create_task(a.post(photos[0]))
+            await rows(url, "SELECT count(*) FROM album_gatherings WHERE NOT closed", 1)
+            rest = [asyncio.create_task(b.post(u)) for u in photos[1:]]
+            await rows(url, "SELECT count(*) FROM album_parts", 6)
+            a.process.kill()  # well inside the album's quiet wait: nothing was applied
+            assert await first == LOST
+            assert len(api.to(chat)) == before
+            assert await b.post(photos[0]) == 200  # Telegram posts it again, to the live one
+            assert set(await asyncio.gather(*rest)) == {200}, logs([a, b])
+            await asyncio.sleep(SETTLE)
+            answers = api.to(chat)[before:]
+            assert len(answers) == 1, logs([a, b])  # answered once
+            assert "done" in button_ids(answers[0])
+            ids = [int(n.removeprefix("photo_").removesuffix(".jpg"))
+                   for n in stored(url, chat)]
+            assert len(ids) == 6 and ids == sorted(ids), logs([a, b])  # every photo, in order
+        assert read(url, "SELECT count(*) FROM album_parts") == [(0,)]
+        assert read(url, "SELECT count(*) FROM album_gatherings") == [(0,)]
     finally:
         await api.stop()
 
