@@ -146,6 +146,12 @@ class Service:
         self.writer = Writer(db.engine, batched=db.url.get_backend_name() == "sqlite")
         self.reader = Reader(db.engine)
         self.cache = StateCache()
+        # A database several workers share: a warm entry is checked against the stored
+        # version before the turn runs on it (one indexed SELECT that returns a row only when
+        # it is behind). With two workers taking a merchant's answers in turn, a stale entry
+        # otherwise cost a refused write, a reload and the engine run again on nearly every
+        # turn (bench_workers, two workers: 147-153 -> 162-165 turns/s).
+        self.version_first = not db.is_sqlite
         self.plugins: list[Plugin] = []
         self.commands: dict[str, Handler] = {"help": self._help}  # "/name" outside the engine
         self.command_help: dict[str, Msg] = {}  # one line of /help for each of those
@@ -347,10 +353,15 @@ class Service:
         item = self.cache.get(key)
         if item is None:
             snap = await self.reader.run(lambda conn: M.load(conn, *key))
-            if snap is None:
-                return None
-            item = Cached(snap.id, snap.version, snap.timezone, self._state(snap))
-            self.cache.put(key, item)
+        elif self.version_first and item.id is not None:
+            version = item.version
+            snap = await self.reader.run(lambda conn: M.load_newer(conn, *key, version))
+        else:
+            return item
+        if snap is None:
+            return item
+        item = Cached(snap.id, snap.version, snap.timezone, self._state(snap))
+        self.cache.put(key, item)
         return item
 
     async def _current(self, key: tuple[str, str]) -> State:

@@ -83,6 +83,34 @@ async def test_state_survives_a_new_service(tmp_path, guide, service, database_u
     assert "Ningbo Coast Trading" not in again.replies[-1].text  # the question, not the answer
 
 
+async def test_answers_taken_in_turn_by_two_services_each_see_the_other(
+        tmp_path, guide, service, database_url, caplog):
+    """Two workers' services on one database, a merchant's answers alternating between them:
+    each answer applies to the state the other left. On a database workers share, a warm
+    cache is checked first, so no write is refused and no turn runs twice."""
+    db = Database(database_url)
+    other = Service(guide, db, FileStore(tmp_path / "files"))
+    try:
+        caplog.set_level(logging.INFO, logger="bot.service")
+        steps = []
+        answers = [Hello(), Choose("basic"), Text("甲公司有限公司"), Text("/back"),
+                   Choose("change"), Text("乙公司有限公司")]
+        for i, event in enumerate(answers):
+            worker = (service, other)[i % 2]
+            steps.append((await worker.handle("t", "u5", event, update_id=str(i))).expects.step)
+        assert steps == ["menu.main", "basic.company_name", "basic.license",
+                         "basic.company_name", "basic.company_name", "basic.license"]
+        async with service.db.session() as session:
+            merchant = await session.scalar(select(Merchant).where(Merchant.user_key == "u5"))
+        assert merchant.state["answers"]["company_name"] == "乙公司有限公司"
+        assert merchant.version == len(answers)
+        retried = [r for r in caplog.records if "retried" in r.getMessage()]
+        assert (retried == []) == (not db.is_sqlite), retried
+    finally:
+        await other.close()
+        await db.close()
+
+
 async def test_language_hint_picks_the_first_locale_only(service):
     first = await service.handle("t", "u4", Hello(), language="en-US")
     assert first.locale == "en"

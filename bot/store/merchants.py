@@ -47,6 +47,7 @@ _BY_KEY = (select(merchants.c.id, merchants.c.version, merchants.c.locale,
                   merchants.c.timezone, merchants.c.state)
            .where(merchants.c.channel == bindparam("m_channel"),
                   merchants.c.user_key == bindparam("m_user_key")))
+_NEWER = _BY_KEY.where(merchants.c.version != bindparam("m_version"))
 
 
 _DOCUMENTS = (select(documents.c.sha256, documents.c.category, documents.c.name,
@@ -60,8 +61,20 @@ _CERTIFICATIONS = (select(certifications.c.kind, certifications.c.status,
 def load(conn: Connection, channel: str, user_key: str) -> Snapshot | None:
     """The merchant's conversation (a ``bot.store.reader.Reader`` read); None: not stored."""
     row = conn.execute(_BY_KEY, {"m_channel": channel, "m_user_key": user_key}).first()
-    if row is None:
-        return None
+    return None if row is None else _snapshot(conn, row)
+
+
+def load_newer(conn: Connection, channel: str, user_key: str, version: int
+               ) -> Snapshot | None:
+    """As ``load``, only when the stored version is not ``version``: None when a cached copy
+    at ``version`` is still the merchant's state (or the row is gone). With several workers,
+    one round trip tells a warm cache from one another worker left behind."""
+    row = conn.execute(_NEWER, {"m_channel": channel, "m_user_key": user_key,
+                                "m_version": version}).first()
+    return None if row is None else _snapshot(conn, row)
+
+
+def _snapshot(conn: Connection, row) -> Snapshot:
     docs = conn.execute(_DOCUMENTS, {"m_id": row.id})
     certs = conn.execute(_CERTIFICATIONS, {"m_id": row.id})
     return Snapshot(
