@@ -191,17 +191,12 @@ class Settings(BaseSettings):
         return self.bot_data_dir / "outbox"
 
     @property
-    def encryption_keys(self) -> list[str]:
-        """BOT_ENCRYPTION_KEY's keys in order: the first encrypts, all decrypt."""
-        key = self.bot_encryption_key
-        return [k.strip() for k in (key.get_secret_value() if key else "").split(",")
-                if k.strip()]
-
-    @property
     def cipher(self) -> MultiFernet | None:
-        """What encrypts secrets at rest, or ``None`` without BOT_ENCRYPTION_KEY."""
-        keys = self.encryption_keys
-        return MultiFernet([Fernet(k.encode()) for k in keys]) if keys else None
+        """What encrypts secrets at rest (ID numbers, the shared access token), or ``None``
+        without BOT_ENCRYPTION_KEY: its keys in order, the first encrypts, all decrypt."""
+        key = self.bot_encryption_key
+        keys = [k.strip() for k in (key.get_secret_value() if key else "").split(",")]
+        return MultiFernet([Fernet(k.encode()) for k in keys if k]) if any(keys) else None
 
     @field_validator("bot_admin_listen", mode="before")
     @classmethod

@@ -40,6 +40,6 @@ class Documents(Plugin):
 
 def install(service: Service, settings: Settings) -> Desk:
     desk = Desk(Outbox(settings.outbox_dir))
-    keys = settings.encryption_keys
-    service.install(Documents(desk, Sealer(keys) if keys else None))
+    cipher = settings.cipher
+    service.install(Documents(desk, Sealer(cipher) if cipher is not None else None))
     return desk

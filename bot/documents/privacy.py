@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.validators import mask_id
@@ -35,11 +35,8 @@ def _is_id(value: Any) -> bool:
 
 
 class Sealer:
-    def __init__(self, keys: Iterable[str]) -> None:
-        fernets = [Fernet(key.strip().encode()) for key in keys if key.strip()]
-        if not fernets:
-            raise ValueError("no encryption key")
-        self._fernet = MultiFernet(fernets)
+    def __init__(self, cipher: MultiFernet) -> None:
+        self._fernet = cipher  # ``Settings.cipher``
 
     def seal(self, state: dict) -> dict:
         answers = state.get("answers") or {}

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet, MultiFernet
 from dbkit import read
-from cryptography.fernet import Fernet
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -262,12 +262,12 @@ async def test_id_numbers_are_encrypted_at_rest_and_shown_masked(desk):
     assert ID not in stored and "sealed" in stored and MASKED in stored
     assert service.unseal(json.loads(stored))["answers"]["legal_rep_id"]["number"] == ID
     # Restarted with the key rotated: the old key still opens what it sealed.
-    sealer = Sealer([Fernet.generate_key().decode(),
-                     settings.bot_encryption_key.get_secret_value()])
+    sealer = Sealer(MultiFernet([Fernet(Fernet.generate_key()),
+                                 Fernet(settings.bot_encryption_key.get_secret_value())]))
     state = json.loads(stored)
     assert sealer.unseal(state)["answers"]["legal_rep_id"]["number"] == ID
     # Without the right key the number comes back masked, never raises.
-    stranger = Sealer([Fernet.generate_key().decode()])
+    stranger = Sealer(MultiFernet([Fernet(Fernet.generate_key())]))
     assert stranger.unseal(state)["answers"]["legal_rep_id"] == {"kind": "id_card",
                                                                   "number": MASKED}
 
